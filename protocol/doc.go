@@ -1,0 +1,16 @@
+// Package protocol defines what the controller and the worker say to each
+// other, and how: length-prefixed msgpack frames on yamux streams.
+//
+// One byte stream (a child process's pipes in local mode, an SSH session's
+// stdin/stdout in push mode) carries a yamux session. The controller is the
+// yamux client. Every call opens a stream of its own: the caller writes one
+// Request frame, the callee answers with zero or more Event frames and ends
+// with one reply frame. Because each call has its own stream, a large file
+// transfer never holds up command output or results of another call.
+//
+// The first call on a session is the handshake (MethodHello): each side sends
+// its protocol Version and build hash, and a mismatch is a *MismatchError.
+//
+// Calls the controller makes: hello, facts, run, shutdown.
+// Calls the worker makes back: fetch (file content by sha256).
+package protocol

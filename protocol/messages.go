@@ -1,0 +1,133 @@
+package protocol
+
+import "github.com/vmihailenco/msgpack/v5"
+
+// Version is bumped whenever a message changes shape.
+const Version = 1
+
+// Method names of calls.
+const (
+	MethodHello    = "hello"    // controller → worker, first call on a session
+	MethodFacts    = "facts"    // controller → worker
+	MethodRun      = "run"      // controller → worker: run resources in order
+	MethodShutdown = "shutdown" // controller → worker
+	MethodFetch    = "fetch"    // worker → controller: file content by sha256
+)
+
+// Request opens every call.
+type Request struct {
+	Method string             `msgpack:"m"`
+	Body   msgpack.RawMessage `msgpack:"b"`
+}
+
+// Reply ends every call. Err is empty on success.
+type Reply struct {
+	Err  string             `msgpack:"e,omitempty"`
+	Body msgpack.RawMessage `msgpack:"b,omitempty"`
+}
+
+// Hello is exchanged in both directions at the start of a session.
+type Hello struct {
+	Version   int    `msgpack:"version"`
+	BuildHash string `msgpack:"build"`
+	PID       int    `msgpack:"pid,omitempty"`
+	User      string `msgpack:"user,omitempty"`
+	Arch      string `msgpack:"arch,omitempty"`
+}
+
+// FactsRequest asks the worker for its facts. Refresh discards the cache.
+type FactsRequest struct {
+	Refresh bool `msgpack:"refresh"`
+}
+
+// FactsReply carries the facts as plain msgpack values.
+type FactsReply struct {
+	Facts map[string]any `msgpack:"facts"`
+}
+
+// RunRequest asks the worker to run resources in order. The worker stops at
+// the first failed resource whose IgnoreErrors is false; the rest are
+// reported as skipped.
+type RunRequest struct {
+	Check     bool       `msgpack:"check"`
+	Diff      bool       `msgpack:"diff"`
+	Resources []Resource `msgpack:"resources"`
+}
+
+// Resource is a fully resolved resource: every template is rendered and every
+// condition decided by the controller before it is sent.
+type Resource struct {
+	ID           int            `msgpack:"id"`   // position in the controller's run, echoed in events
+	Type         string         `msgpack:"type"` // "file", "directory", "shell", "package", ...
+	Name         string         `msgpack:"name"`
+	Params       map[string]any `msgpack:"params"`
+	IgnoreErrors bool           `msgpack:"ignore_errors,omitempty"`
+}
+
+// ContentRef names file content the worker fetches from the controller
+// (MethodFetch) only if the target does not already hold it.
+type ContentRef struct {
+	SHA256 string `msgpack:"sha256"`
+	Size   int64  `msgpack:"size"`
+}
+
+// Statuses of a resource result.
+const (
+	StatusOK      = "ok"
+	StatusChanged = "changed"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Result is what one resource did (or, in check mode, would do).
+type Result struct {
+	Status  string         `msgpack:"status"`
+	Actions []string       `msgpack:"actions,omitempty"` // the plan
+	Changed bool           `msgpack:"changed"`
+	Failed  bool           `msgpack:"failed"`
+	RC      int            `msgpack:"rc"`
+	Stdout  string         `msgpack:"stdout,omitempty"`
+	Stderr  string         `msgpack:"stderr,omitempty"`
+	Cmd     string         `msgpack:"cmd,omitempty"`
+	Msg     string         `msgpack:"msg,omitempty"`
+	Diff    string         `msgpack:"diff,omitempty"`
+	Data    map[string]any `msgpack:"data,omitempty"`
+}
+
+// Event kinds streamed during a run call.
+const (
+	EventStart  = "start"  // a resource begins
+	EventOutput = "output" // one line of command output
+	EventResult = "result" // a resource finished; Result is set
+	EventLog    = "log"    // a worker log line
+)
+
+// Event is streamed by the worker while a call runs.
+type Event struct {
+	Kind   string  `msgpack:"k"`
+	ID     int     `msgpack:"id"`
+	Stream string  `msgpack:"s,omitempty"` // "stdout" or "stderr" for output
+	Line   string  `msgpack:"l,omitempty"`
+	Result *Result `msgpack:"r,omitempty"`
+}
+
+// Frame is what a run stream carries: an Event, or, last, the Reply.
+type Frame struct {
+	Event *Event `msgpack:"ev,omitempty"`
+	Reply *Reply `msgpack:"re,omitempty"`
+}
+
+// FetchRequest asks the controller for content by hash.
+type FetchRequest struct {
+	SHA256 string `msgpack:"sha256"`
+}
+
+// FetchChunk is one piece of fetched content; the last has EOF set.
+type FetchChunk struct {
+	Data []byte `msgpack:"d,omitempty"`
+	EOF  bool   `msgpack:"eof,omitempty"`
+	Err  string `msgpack:"e,omitempty"`
+}
+
+// FetchChunkSize keeps chunks small enough to interleave with other streams.
+const FetchChunkSize = 256 << 10
