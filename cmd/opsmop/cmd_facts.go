@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/opsmop/opsmop/worker"
+)
+
+type factsOptions struct{ Out io.Writer }
+
+func factsCommand() *cli.Command {
+	return &cli.Command{
+		Name: "facts", Usage: "print this machine's facts as JSON",
+		Action: func(c *cli.Context) error { return runFacts(c.Context, factsOptions{Out: os.Stdout}) },
+	}
+}
+
+func runFacts(ctx context.Context, opts factsOptions) error {
+	facts, err := worker.GatherFacts(ctx)
+	if err != nil {
+		return fmt.Errorf("gather facts: %w", err)
+	}
+	enc := json.NewEncoder(opts.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(facts)
+}

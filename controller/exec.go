@@ -1,0 +1,234 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/opsmop/opsmop/policy"
+	"github.com/opsmop/opsmop/protocol"
+)
+
+// executor runs one role's resources and handlers on one host.
+//
+// Resources go to the worker in batches: one run call carries every resource
+// up to the next one that needs something only known after an earlier one
+// ran (a registered result, a Set, a failed_when), so a role without such
+// dependencies costs one round trip however many resources it has.
+type executor struct {
+	h        *hostRun
+	ws       *workerSession
+	role     *policy.Role
+	exp      *policy.Expanded
+	roleVars map[string]any
+	notified map[string]bool
+	failed   bool
+	stopped  bool // Stop ran: the rest of the host's run is skipped
+}
+
+// step is a resource on its way to the worker.
+type step struct {
+	res   *policy.Resource
+	index int
+	wire  protocol.Resource
+	done  bool // its result arrived
+}
+
+func (x *executor) run(ctx context.Context) bool {
+	if !x.runList(ctx, x.exp.Resources) {
+		return false
+	}
+	return x.runHandlers(ctx)
+}
+
+func (x *executor) vars() map[string]any { return x.h.scope(x.ws, x.roleVars) }
+
+// runList runs resources in order and reports whether none failed.
+func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
+	var batch []*step
+	pending := map[string]bool{} // names the current batch will register
+	for _, res := range list {
+		if !x.selected(res) {
+			continue
+		}
+		if isModule(res.Type) || x.dependsOn(res, pending) {
+			if !x.flush(ctx, &batch) {
+				return false
+			}
+			clear(pending)
+		}
+		if x.stopped {
+			return true
+		}
+		if isModule(res.Type) {
+			if !x.runModule(res) {
+				return false
+			}
+			continue
+		}
+		st, ok := x.prepare(res)
+		if !ok {
+			return false
+		}
+		if st == nil {
+			continue // condition false: reported as skipped
+		}
+		batch = append(batch, st)
+		if res.Register != "" {
+			pending[res.Register] = true
+		}
+		if res.FailedWhen != "" || res.ChangedWhen != "" {
+			if !x.flush(ctx, &batch) {
+				return false
+			}
+			clear(pending)
+		}
+	}
+	return x.flush(ctx, &batch)
+}
+
+// prepare decides a resource's condition and resolves it for the wire. It
+// returns a nil step for a skipped resource, and false on failure.
+func (x *executor) prepare(res *policy.Resource) (*step, bool) {
+	idx := x.h.nextIndex()
+	ok, err := x.test(res.When)
+	if err != nil {
+		return nil, x.failPrep(res, idx, fmt.Errorf("%s: when: %w", res.Pos, err))
+	}
+	if !ok {
+		x.skip(res, idx)
+		return nil, true
+	}
+	wire, err := x.resolve(res, idx)
+	if err != nil {
+		return nil, x.failPrep(res, idx, err)
+	}
+	return &step{res: res, index: idx, wire: wire}, true
+}
+
+func (x *executor) skip(res *policy.Resource, idx int) {
+	r := &protocol.Result{Status: protocol.StatusSkipped, Msg: "condition false: " + res.When.Source()}
+	x.register(res, r)
+	x.h.count(r.Status, 0)
+	x.h.r.report(x.event(EvResult, res, idx, r))
+}
+
+func (x *executor) failPrep(res *policy.Resource, idx int, err error) bool {
+	r := &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
+	return x.finish(res, idx, r)
+}
+
+func (x *executor) test(c policy.Cond) (bool, error) {
+	if !c.IsSet() {
+		return true, nil
+	}
+	return c.Test(policy.Host{Name: x.h.inv.Name, Vars: x.vars(), Facts: x.ws.facts})
+}
+
+// selected applies --tags and --skip-tags; the role's tags count for each
+// of its resources, and "always" (or OpsMop's "any") always runs.
+func (x *executor) selected(res *policy.Resource) bool {
+	tags := append(slices.Clone(x.role.Tags), res.Tags...)
+	if hasAny(tags, x.h.r.opts.SkipTags) {
+		return false
+	}
+	if len(x.h.r.opts.Tags) == 0 {
+		return true
+	}
+	return hasAny(tags, x.h.r.opts.Tags) || hasAny(tags, []string{"always", "any"})
+}
+
+func hasAny(have, want []string) bool {
+	for _, w := range want {
+		if slices.Contains(have, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// dependsOn reports whether res reads a name that a resource still in the
+// batch will register. Identifiers over-approximates the names a template
+// reads, so a dependency is never missed; a function condition may read
+// anything, so it counts as a dependency whenever one is pending.
+func (x *executor) dependsOn(res *policy.Resource, pending map[string]bool) bool {
+	if len(pending) == 0 {
+		return false
+	}
+	if res.When.IsFunc() {
+		return true
+	}
+	for _, src := range x.templateSources(res) {
+		for _, id := range policy.Identifiers(src) {
+			if pending[id] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// templateSources lists every template and expression text a resource
+// holds, a from_template file's text included.
+func (x *executor) templateSources(res *policy.Resource) []string {
+	var out []string
+	if res.When.IsSet() {
+		out = append(out, res.When.Source())
+	}
+	out = append(out, res.FailedWhen, res.ChangedWhen)
+	walkTemplates(res.Params, func(s string) { out = append(out, s) })
+	if rel, ok := res.Params["from_template"].(string); ok {
+		// Unreadable here means resolve reports it; nothing to depend on.
+		if src, err := x.h.r.readFile(rel); err == nil {
+			out = append(out, string(src))
+		}
+	}
+	return out
+}
+
+func walkTemplates(v any, f func(string)) {
+	switch t := v.(type) {
+	case *policy.Template:
+		f(t.Src)
+	case *policy.Eval:
+		f(t.Expr)
+	case map[string]any:
+		for _, e := range t {
+			walkTemplates(e, f)
+		}
+	case []any:
+		for _, e := range t {
+			walkTemplates(e, f)
+		}
+	}
+}
+
+func (x *executor) checkSignals() error {
+	known := map[string]bool{}
+	for _, hd := range x.exp.Handlers {
+		known[hd.Name] = true
+	}
+	for _, res := range x.exp.Resources {
+		for _, s := range res.Signals {
+			if !known[s] {
+				return fmt.Errorf("%s: %s signals handler %q, but role %q has no such handler", res.Pos, res.Type, s, x.role.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func (x *executor) event(kind string, res *policy.Resource, idx int, r *protocol.Result) Event {
+	e := Event{Kind: kind, Host: x.h.inv.Name, Role: x.role.Name, Index: idx, Resource: displayName(res), Result: r, Check: x.h.r.opts.Check}
+	if r != nil {
+		e.Status, e.Actions = r.Status, r.Actions
+	}
+	return e
+}
+
+func displayName(res *policy.Resource) string {
+	if res.Name == "" {
+		return res.Type
+	}
+	return res.Type + " " + res.Name
+}

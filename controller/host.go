@@ -1,0 +1,237 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/opsmop/opsmop/controller/transport"
+	"github.com/opsmop/opsmop/internal/buildinfo"
+	"github.com/opsmop/opsmop/inventory"
+	"github.com/opsmop/opsmop/policy"
+	"github.com/opsmop/opsmop/protocol"
+)
+
+// hostRun is one host's state for the whole run: its worker sessions, facts,
+// the variables its resources Set or registered, and its counts.
+type hostRun struct {
+	r   *runner
+	inv *inventory.Host
+
+	mu       sync.Mutex
+	sessions map[string]*workerSession // by connKey
+	vars     map[string]any // Set and registered results, across roles
+	stats    HostStats
+	started  time.Time
+	dead     bool // failed or unreachable: later roles skip it
+	index    int
+}
+
+// workerSession is a connection to one worker process.
+type workerSession struct {
+	conn  io.ReadWriteCloser
+	sess  *protocol.Session
+	facts map[string]any
+}
+
+func newHostRun(r *runner, h *inventory.Host) *hostRun {
+	return &hostRun{r: r, inv: h, sessions: map[string]*workerSession{}, vars: map[string]any{}}
+}
+
+// Target is what a Dialer needs to reach a host.
+type Target struct {
+	Host     *inventory.Host
+	Settings inventory.ConnSettings
+}
+
+// Dialer opens the byte stream to a host's worker.
+type Dialer func(ctx context.Context, t Target) (io.ReadWriteCloser, error)
+
+// DefaultDialer reaches "local" hosts through a child process and the rest
+// over SSH; worker log lines go to log.
+func DefaultDialer(log io.Writer) Dialer {
+	return func(ctx context.Context, t Target) (io.ReadWriteCloser, error) {
+		s := t.Settings
+		if s.Connection == "local" {
+			return transport.DialLocal(ctx, transport.LocalOptions{Sudo: s.Sudo, SudoUser: s.SudoUser, SudoPassword: s.SudoPassword, Log: log})
+		}
+		return transport.DialSSH(ctx, s, transport.SSHOptions{Log: log})
+	}
+}
+
+func (h *hostRun) settings(role *policy.Role) (inventory.ConnSettings, error) {
+	rc := inventory.RoleConn{Sudo: role.Sudo, CheckHostKeys: role.CheckHostKeys}
+	if role.SSHAs != nil {
+		rc.SSHAs = &inventory.Credential{User: role.SSHAs.User, Password: role.SSHAs.Password}
+	}
+	if role.SudoAs != nil {
+		rc.SudoAs = &inventory.Credential{User: role.SudoAs.User, Password: role.SudoAs.Password}
+	}
+	s, err := inventory.Resolve(h.inv, rc, h.r.opts.Defaults)
+	if err != nil {
+		return s, err
+	}
+	if h.r.opts.AskedSSHPassword != nil && s.Password == nil {
+		s.Password = h.r.opts.AskedSSHPassword
+	}
+	if h.r.opts.AskedSudoPassword != nil && s.SudoPassword == nil {
+		s.SudoPassword = h.r.opts.AskedSudoPassword
+	}
+	return s, nil
+}
+
+// session returns the worker session for a role's connection settings,
+// connecting on first use. Roles with the same settings share it.
+func (h *hostRun) session(ctx context.Context, role *policy.Role) (*workerSession, error) {
+	s, err := h.settings(role)
+	if err != nil {
+		return nil, &PolicyError{Err: fmt.Errorf("host %s: %w", h.inv.Name, err)}
+	}
+	key := connKey(s)
+	h.mu.Lock()
+	ws := h.sessions[key]
+	h.mu.Unlock()
+	if ws != nil {
+		return ws, nil
+	}
+	ws, err = h.connect(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	h.sessions[key] = ws
+	h.mu.Unlock()
+	return ws, nil
+}
+
+// connKey tells apart the settings that need a worker of their own: another
+// login or another sudo user is another process on the host.
+func connKey(s inventory.ConnSettings) string {
+	return fmt.Sprintf("%s|%s|%d|%s|%t|%s", s.Connection, s.Address, s.Port, s.User, s.Sudo, s.SudoUser)
+}
+
+func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*workerSession, error) {
+	conn, err := h.r.dial(ctx, Target{Host: h.inv, Settings: s})
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", h.inv.Name, err)
+	}
+	sess, err := protocol.Client(conn)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go h.r.content.serveCalls(sess)
+	ws := &workerSession{conn: conn, sess: sess}
+	if err := h.handshake(ctx, ws); err != nil {
+		ws.close()
+		return nil, err
+	}
+	return ws, nil
+}
+
+func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
+	local := protocol.Hello{Version: protocol.Version, BuildHash: expectedWorkerHash(ws.conn)}
+	if _, err := ws.sess.Handshake(ctx, local); err != nil {
+		return fmt.Errorf("start worker on %s: %w", h.inv.Name, err)
+	}
+	var facts protocol.FactsReply
+	h.countCall()
+	if err := ws.sess.Call(ctx, protocol.MethodFacts, protocol.FactsRequest{}, &facts); err != nil {
+		return fmt.Errorf("gather facts on %s: %w", h.inv.Name, err)
+	}
+	ws.facts = facts.Facts
+	return nil
+}
+
+// expectedWorkerHash is the build the worker must report: the binary the
+// transport started, which for another architecture is not our own.
+func expectedWorkerHash(conn io.ReadWriteCloser) string {
+	if w, ok := conn.(interface{ WorkerHash() string }); ok {
+		return w.WorkerHash()
+	}
+	if _, ok := conn.(transport.Conn); !ok {
+		return "" // an in-process worker in tests: same code, no binary
+	}
+	h, _ := buildinfo.Hash()
+	return h
+}
+
+func (h *hostRun) refreshFacts(ctx context.Context, ws *workerSession) error {
+	var facts protocol.FactsReply
+	h.countCall()
+	if err := ws.sess.Call(ctx, protocol.MethodFacts, protocol.FactsRequest{Refresh: true}, &facts); err != nil {
+		return fmt.Errorf("gather facts on %s: %w", h.inv.Name, err)
+	}
+	ws.facts = facts.Facts
+	return nil
+}
+
+func (ws *workerSession) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ws.sess.Call(ctx, protocol.MethodShutdown, struct{}{}, nil)
+	ws.sess.Close()
+	ws.conn.Close()
+}
+
+func (h *hostRun) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, ws := range h.sessions {
+		ws.close()
+		delete(h.sessions, k)
+	}
+}
+
+// addTransportStats adds what the transports counted (bytes, round trips).
+func addTransportStats(st *HostStats, conn io.ReadWriteCloser) {
+	c, ok := conn.(transport.Conn)
+	if !ok {
+		return
+	}
+	ts := c.Stats()
+	st.BytesSent += ts.BytesSent
+	st.WorkerBytes += ts.WorkerBytesSent
+	st.RoundTrips += ts.RoundTrips
+}
+
+func (h *hostRun) countCall() {
+	h.mu.Lock()
+	h.stats.Calls++
+	h.mu.Unlock()
+}
+
+func (h *hostRun) nextIndex() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.index++
+	return h.index
+}
+
+func (h *hostRun) statsSnapshot() HostStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.stats
+	for _, ws := range h.sessions {
+		addTransportStats(&st, ws.conn)
+	}
+	return st
+}
+
+func (h *hostRun) count(status string, actions int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch status {
+	case protocol.StatusOK:
+		h.stats.OK++
+	case protocol.StatusChanged:
+		h.stats.Changed++
+		h.stats.Actions += actions
+	case protocol.StatusFailed:
+		h.stats.Failed++
+	case protocol.StatusSkipped:
+		h.stats.Skipped++
+	}
+}

@@ -1,0 +1,140 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// LocalOptions tune DialLocal.
+type LocalOptions struct {
+	Binary       string // the worker binary; default the running executable
+	Sudo         bool
+	SudoUser     string  // default root
+	SudoPassword *string // nil: sudo -n
+	Log          io.Writer
+	Name         string // for log lines and errors; default "local"
+}
+
+// DialLocal starts `<binary> worker` as a child process, under sudo if
+// asked, and returns its stdio.
+func DialLocal(ctx context.Context, opts LocalOptions) (Conn, error) {
+	name := opts.Name
+	if name == "" {
+		name = "local"
+	}
+	bin := opts.Binary
+	if bin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+		bin = self
+	}
+	sudo := sudoSpec{Enabled: opts.Sudo, User: opts.SudoUser, Password: opts.SudoPassword != nil}
+	if !sudo.Enabled {
+		lp, err := startLocal(name, []string{bin, "worker"}, nil, opts.Log)
+		if err != nil {
+			return nil, err
+		}
+		c := &conn{p: lp.proc}
+		c.w = countingWriter{w: lp.stdin, n: &c.sent}
+		c.r = countingReader{r: lp.stdout, n: &c.recv}
+		c.stats.WorkerCached = true
+		go readStderr(lp.stderr, &lineSplitter{}, nil, closedChan(), opts.Log, name)
+		c.closer = lp.close
+		return c, nil
+	}
+	if sudo.Password {
+		sudo.Prompt = newPrompt()
+	}
+	lp, err := startLocal(name, localSudoArgv(bin, sudo), append(os.Environ(), "LC_ALL=C"), opts.Log)
+	if err != nil {
+		return nil, err
+	}
+	m := &bootMachine{host: name, sudo: sudo, hasPassword: sudo.Password}
+	c, err := bootstrap(ctx, lp.proc, m, opts.SudoPassword, nil, Stats{})
+	if err != nil {
+		lp.close()
+		return nil, err
+	}
+	c.stats.WorkerCached = true
+	c.closer = lp.close
+	return c, nil
+}
+
+// localProc is a started child process.
+type localProc struct {
+	*proc
+	close func() error
+}
+
+// startLocal starts argv with its stdio on pipes.
+func startLocal(name string, argv, env []string, log io.Writer) (*localProc, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	// The worker must not outlive us: if we die, its stdin hits EOF; the
+	// parent-death signal covers a worker busy in a long resource.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	// Our own pipes rather than StdoutPipe: cmd.Wait must not close the
+	// read ends while the last lines are still unread.
+	stdout, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	stderr, stderrW, err := os.Pipe()
+	if err != nil {
+		stdout.Close()
+		stdoutW.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	err = cmd.Start()
+	stdoutW.Close()
+	stderrW.Close()
+	if err != nil {
+		stdout.Close()
+		stderr.Close()
+		stdin.Close()
+		return nil, fmt.Errorf("start local worker %s: %w", argv[0], err)
+	}
+	exited := make(chan struct{})
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(exited) }()
+	lp := &localProc{proc: &proc{
+		host:   name,
+		stdin:  stdin,
+		stdout: stdout,
+		stderr: stderr,
+		log:    log,
+		wait:   func() error { <-exited; return exitErr },
+		kill:   func() error { return cmd.Process.Kill() },
+	}}
+	lp.close = func() error {
+		stdin.Close()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		stdout.Close()
+		stderr.Close()
+		return nil
+	}
+	return lp, nil
+}
+
+func closedChan() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}

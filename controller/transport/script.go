@@ -1,0 +1,118 @@
+package transport
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Lines the bootstrap script prints on stdout before the worker takes over.
+const (
+	lineReady = "OPSMOP-READY" // every byte after this line is the worker's
+	lineNeed  = "OPSMOP-NEED"  // OPSMOP-NEED <sha256>: send "<n>\n" and n bytes of gzip
+	lineArch  = "OPSMOP-ARCH"  // OPSMOP-ARCH <uname -m>: no binary for this host
+	lineErr   = "OPSMOP-ERR"   // OPSMOP-ERR <message>: the script gave up
+)
+
+// sudoSpec says how the worker is started under sudo.
+type sudoSpec struct {
+	Enabled  bool
+	User     string // default root
+	Password bool   // -S with our prompt when true, -n when false
+	Prompt   string
+}
+
+// bootScript is the sh script that runs on the host. It is sent whole in
+// the exec request, so a warm start is a single exchange. It must not
+// contain a single quote (it is quoted with them).
+func bootScript(hashes map[string]string) string {
+	var b strings.Builder
+	b.WriteString("set -u\numask 077\n")
+	b.WriteString("case `uname -m` in\n")
+	arches := make([]string, 0, len(hashes))
+	for a := range hashes {
+		arches = append(arches, a)
+	}
+	sort.Strings(arches)
+	for _, a := range arches {
+		for _, wa := range workerArches {
+			if wa.goarch == a {
+				fmt.Fprintf(&b, "%s) h=%s ;;\n", strings.Join(wa.uname, "|"), hashes[a])
+			}
+		}
+	}
+	b.WriteString("*) echo \"" + lineArch + " `uname -m`\"; exit 90 ;;\nesac\n")
+	b.WriteString(`d=$HOME/.cache/opsmop
+b=$d/opsmop-$h
+if [ ! -x "$b" ]; then
+mkdir -p "$d" && chmod 700 "$d" || { echo "` + lineErr + ` cannot create $d"; exit 91; }
+t=$d/.opsmop-$h.$$
+echo "` + lineNeed + ` $h"
+read n || exit 92
+head -c "$n" | gunzip >"$t"
+s=` + "`sha256sum \"$t\"`" + `
+if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum mismatch for $b (received ${s%% *})"; exit 93; fi
+chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
+fi
+echo ` + lineReady + `
+exec "$b" worker
+`)
+	return b.String()
+}
+
+// remoteCommand is the exact command line sent in the SSH exec request.
+// sshd runs it with the login user's shell, so it uses nothing but a plain
+// command with single-quoted words, which every shell understands.
+func remoteCommand(hashes map[string]string, sudo sudoSpec) string {
+	script := "sh -c " + shellQuote(bootScript(hashes))
+	return sudoPrefix(sudo) + script
+}
+
+// sudoPrefix wraps a command in sudo. LC_ALL=C makes sudo's own messages
+// (requiretty, "a password is required") predictable; the password prompt
+// is recognised by our own -p string, so it never depends on the language.
+func sudoPrefix(s sudoSpec) string {
+	if !s.Enabled {
+		return ""
+	}
+	user := s.User
+	if user == "" {
+		user = "root"
+	}
+	if s.Password {
+		return "env LC_ALL=C sudo -S -p " + shellQuote(s.Prompt) + " -u " + shellQuote(user) + " -- "
+	}
+	return "env LC_ALL=C sudo -n -u " + shellQuote(user) + " -- "
+}
+
+// localSudoCommand is the argv that starts a local worker under sudo. The
+// inner sh prints the ready line once sudo has let it run.
+func localSudoArgv(binary string, s sudoSpec) []string {
+	user := s.User
+	if user == "" {
+		user = "root"
+	}
+	argv := []string{"sudo"}
+	if s.Password {
+		argv = append(argv, "-S", "-p", s.Prompt)
+	} else {
+		argv = append(argv, "-n")
+	}
+	return append(argv, "-u", user, "--", "/bin/sh", "-c", "echo "+lineReady+"; exec \"$0\" worker", binary)
+}
+
+// shellQuote quotes s as one sh word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// newPrompt makes a sudo prompt no host message can be mistaken for.
+func newPrompt() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return "[opsmop-sudo-" + hex.EncodeToString(b[:]) + "]:"
+}

@@ -1,0 +1,209 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsmop/opsmop/protocol"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func TestRemoteCommandGolden(t *testing.T) {
+	hashes := map[string]string{
+		"amd64": strings.Repeat("a", 64),
+		"arm64": strings.Repeat("b", 64),
+	}
+	tests := []struct {
+		name string
+		sudo sudoSpec
+	}{
+		{"plain", sudoSpec{}},
+		{"sudo_nopasswd", sudoSpec{Enabled: true}},
+		{"sudo_password", sudoSpec{Enabled: true, Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}},
+		{"sudo_as_user", sudoSpec{Enabled: true, User: "post'gres", Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := remoteCommand(hashes, tt.sudo)
+			golden := filepath.Join("testdata", tt.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (run with -update to create it): %v", err)
+			}
+			if got != string(want) {
+				t.Errorf("remote command changed; run with -update if intended\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestLocalSudoArgv(t *testing.T) {
+	got := localSudoArgv("/usr/bin/opsmop", sudoSpec{Enabled: true, Password: true, Prompt: "P:"})
+	want := []string{"sudo", "-S", "-p", "P:", "-u", "root", "--", "/bin/sh", "-c", `echo OPSMOP-READY; exec "$0" worker`, "/usr/bin/opsmop"}
+	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+		t.Errorf("argv = %q, want %q", got, want)
+	}
+	got = localSudoArgv("/x", sudoSpec{Enabled: true, User: "bob"})
+	if got[1] != "-n" || got[3] != "bob" {
+		t.Errorf("argv without password = %q, want sudo -n -u bob", got)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for _, s := range []string{"", "plain", "it's", "a'b'c", "$HOME `x` \"q\"", "line\nbreak"} {
+		out, err := exec.Command("sh", "-c", "printf %s "+shellQuote(s)).Output()
+		if err != nil {
+			t.Fatalf("sh: %v", err)
+		}
+		if string(out) != s {
+			t.Errorf("shellQuote(%q) came back as %q", s, out)
+		}
+	}
+}
+
+// runScript runs the exact remote command with the local sh, as sshd would
+// with the login shell, with HOME pointing at home.
+func runScript(t *testing.T, home string, bins *binarySet) (*conn, error) {
+	t.Helper()
+	cmd := remoteCommand(bins.hashes(), sudoSpec{})
+	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	var log bytes.Buffer
+	lp, err := startLocal("testhost", []string{"/bin/sh", "-c", cmd}, env, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := &bootMachine{host: "testhost", archErr: bins.archError}
+	c, err := bootstrap(ctx, lp.proc, m, nil, bins, Stats{})
+	if err != nil {
+		lp.close()
+		return nil, err
+	}
+	c.closer = lp.close
+	t.Cleanup(func() { c.Close() })
+	return c, nil
+}
+
+func handshake(t *testing.T, c Conn) protocol.Hello {
+	t.Helper()
+	sess, err := protocol.Client(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hello, err := sess.Handshake(ctx, protocol.Hello{Version: protocol.Version})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	return hello
+}
+
+// TestScriptColdThenWarm runs the bootstrap script with the local sh: the
+// first run uploads the binary, the second finds it in the cache.
+func TestScriptColdThenWarm(t *testing.T) {
+	home := t.TempDir()
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bins.byArch[runtime.GOARCH].sha256
+
+	cold, err := runScript(t, home, bins)
+	if err != nil {
+		t.Fatalf("cold start: %v", err)
+	}
+	st := cold.Stats()
+	if st.WorkerCached || st.WorkerBytesSent == 0 || st.RoundTrips != 2 {
+		t.Errorf("cold stats = %+v, want binary sent and 2 round trips", st)
+	}
+	if h := handshake(t, cold); h.BuildHash != want {
+		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
+	}
+	cached := filepath.Join(home, ".cache", "opsmop", "opsmop-"+want)
+	fi, err := os.Stat(cached)
+	if err != nil {
+		t.Fatalf("binary not cached: %v", err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("cached binary mode = %v, want 0700", fi.Mode().Perm())
+	}
+	di, _ := os.Stat(filepath.Dir(cached))
+	if di.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode = %v, want 0700", di.Mode().Perm())
+	}
+	t.Logf("cold: %+v", st)
+	cold.Close()
+
+	warm, err := runScript(t, home, bins)
+	if err != nil {
+		t.Fatalf("warm start: %v", err)
+	}
+	st = warm.Stats()
+	if !st.WorkerCached || st.WorkerBytesSent != 0 || st.RoundTrips != 1 {
+		t.Errorf("warm stats = %+v, want cached, nothing sent, 1 round trip", st)
+	}
+	handshake(t, warm)
+	t.Logf("warm: %+v", st)
+	leftovers, _ := filepath.Glob(filepath.Join(home, ".cache", "opsmop", ".opsmop-*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// TestScriptRejectsCorruptBinary sends bytes whose hash is not the one the
+// script asked for: the script must refuse to install or run them.
+func TestScriptRejectsCorruptBinary(t *testing.T) {
+	home := t.TempDir()
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(other, []byte("#!/bin/sh\necho pwned\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real, err := loadBinary(fakeWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := &workerBinary{path: other, sha256: real.sha256} // claims the real hash
+	bins := &binarySet{byArch: map[string]*workerBinary{runtime.GOARCH: evil}, missing: map[string]error{}}
+	_, err = runScript(t, home, bins)
+	var be *BootstrapError
+	if !errors.As(err, &be) || !strings.Contains(be.Msg, "checksum mismatch") {
+		t.Fatalf("err = %v, want checksum mismatch", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(home, ".cache", "opsmop")); len(entries) != 0 {
+		t.Errorf("cache dir not empty after a bad upload: %v", entries)
+	}
+}
+
+func TestScriptUnknownArch(t *testing.T) {
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	b, err := loadBinary(fakeWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins := &binarySet{byArch: map[string]*workerBinary{other: b},
+		missing: map[string]error{runtime.GOARCH: errors.New("no opsmop-linux-" + runtime.GOARCH)}}
+	_, err = runScript(t, t.TempDir(), bins)
+	if err == nil || !strings.Contains(err.Error(), "no opsmop-linux-"+runtime.GOARCH) {
+		t.Fatalf("err = %v, want the missing binary named", err)
+	}
+}

@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+)
+
+// FileFacts answers the file tests templates and conditions ask about path:
+// exists, is_file, is_dir, is_link, executable, mode ("0644"), owner and
+// group (names, or numeric ids when they have no name), size and sha256
+// (regular files only, else ""). Symlinks are followed except for is_link.
+// A missing file is not an error: exists is false and the rest are zero.
+func FileFacts(path string) (map[string]any, error) {
+	out := map[string]any{
+		"path": path, "exists": false, "is_file": false, "is_dir": false, "is_link": false,
+		"executable": false, "mode": "", "owner": "", "group": "", "size": int64(0), "sha256": "",
+	}
+	if lst, err := os.Lstat(path); err == nil {
+		out["is_link"] = lst.Mode()&fs.ModeSymlink != 0
+	}
+	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("file facts: %w", err)
+	}
+	out["exists"] = true
+	out["is_file"] = st.Mode().IsRegular()
+	out["is_dir"] = st.IsDir()
+	out["executable"] = st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+	out["mode"] = fmt.Sprintf("%04o", st.Mode().Perm()|unixSpecialBits(st.Mode()))
+	out["size"] = st.Size()
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		out["owner"] = userName(sys.Uid)
+		out["group"] = groupName(sys.Gid)
+	}
+	if st.Mode().IsRegular() {
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return nil, fmt.Errorf("file facts: %w", err)
+		}
+		out["sha256"] = sum
+	}
+	return out, nil
+}
+
+// unixSpecialBits maps Go's setuid/setgid/sticky flags back to octal.
+func unixSpecialBits(m fs.FileMode) fs.FileMode {
+	var b fs.FileMode
+	if m&fs.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
+
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return id
+}
+
+func groupName(gid uint32) string {
+	id := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(id); err == nil {
+		return g.Name
+	}
+	return id
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

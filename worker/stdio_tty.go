@@ -1,0 +1,49 @@
+package worker
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+)
+
+// PrepareStdio readies the worker's stdin/stdout for the protocol stream
+// and says where log lines go.
+//
+// Normally stdin and stdout are pipes (a local child, or an SSH session
+// without a terminal): nothing changes and logs go to stderr, which the
+// controller reads as log lines.
+//
+// When sudo's requiretty forced the controller to ask for a pseudo-terminal,
+// stdin is a terminal and stdout and stderr are the same terminal. sshd
+// already created it in raw mode at the controller's request; MakeRaw makes
+// sure (sudo's use_pty may have put another terminal in between). Logs then
+// go to a file in the worker's cache directory, since anything written to
+// stderr would corrupt the stream. restore puts the terminal back.
+func PrepareStdio() (logTo io.Writer, restore func(), err error) {
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return os.Stderr, func() {}, nil
+	}
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set terminal raw mode: %w", err)
+	}
+	restore = func() { term.Restore(fd, old) }
+	dir := filepath.Join(os.TempDir(), "opsmop")
+	if home, herr := os.UserHomeDir(); herr == nil {
+		dir = filepath.Join(home, ".cache", "opsmop")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		restore()
+		return nil, nil, fmt.Errorf("create log directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("worker-%d.log", os.Getpid())), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		restore()
+		return nil, nil, fmt.Errorf("open worker log: %w", err)
+	}
+	return f, func() { f.Close(); os.Remove(f.Name()); term.Restore(fd, old) }, nil
+}
