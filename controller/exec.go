@@ -91,6 +91,9 @@ func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
 // returns a nil step for a skipped resource, and false on failure.
 func (x *executor) prepare(res *policy.Resource) (*step, bool) {
 	idx := x.h.nextIndex()
+	if err := x.renderName(res); err != nil {
+		return nil, x.failPrep(res, idx, err)
+	}
 	ok, err := x.test(res.When)
 	if err != nil {
 		return nil, x.failPrep(res, idx, fmt.Errorf("%s: when: %w", res.Pos, err))
@@ -104,6 +107,20 @@ func (x *executor) prepare(res *policy.Resource) (*step, bool) {
 		return nil, x.failPrep(res, idx, err)
 	}
 	return &step{res: res, index: idx, wire: wire}, true
+}
+
+// renderName renders a name given as T("..."); Expand hands each host its
+// own copy of the resources, so the rendered name can replace the source.
+func (x *executor) renderName(res *policy.Resource) error {
+	if res.NameTemplate == nil {
+		return nil
+	}
+	name, err := policy.Render(res.NameTemplate.Name(), res.NameTemplate.Src, x.vars())
+	if err != nil {
+		return fmt.Errorf("%s: %s name: %w", res.Pos, res.Type, err)
+	}
+	res.Name, res.NameTemplate = name, nil
+	return nil
 }
 
 func (x *executor) skip(res *policy.Resource, idx int) {
@@ -227,7 +244,7 @@ func (x *executor) event(kind string, res *policy.Resource, idx int, r *protocol
 }
 
 func displayName(res *policy.Resource) string {
-	if res.Name == "" {
+	if res.Name == "" || isModule(res.Type) {
 		return res.Type
 	}
 	return res.Type + " " + res.Name

@@ -104,7 +104,11 @@ func (x *executor) finish(res *policy.Resource, idx int, r *protocol.Result) boo
 			x.notified[s] = true
 		}
 	}
-	x.h.count(r.Status, len(r.Actions))
+	if r.Status == protocol.StatusFailed && res.IgnoreErrors {
+		x.h.countIgnored()
+	} else {
+		x.h.count(r.Status, len(r.Actions))
+	}
 	x.h.r.report(x.event(EvResult, res, idx, r))
 	if r.Status == protocol.StatusFailed && !res.IgnoreErrors {
 		x.failed = true

@@ -22,7 +22,7 @@ type hostRun struct {
 
 	mu       sync.Mutex
 	sessions map[string]*workerSession // by connKey
-	vars     map[string]any // Set and registered results, across roles
+	vars     map[string]any            // Set and registered results, across roles
 	stats    HostStats
 	started  time.Time
 	dead     bool // failed or unreachable: later roles skip it
@@ -89,7 +89,7 @@ func (h *hostRun) session(ctx context.Context, role *policy.Role) (*workerSessio
 	if err != nil {
 		return nil, &PolicyError{Err: fmt.Errorf("host %s: %w", h.inv.Name, err)}
 	}
-	key := connKey(s)
+	key := s.Key()
 	h.mu.Lock()
 	ws := h.sessions[key]
 	h.mu.Unlock()
@@ -104,12 +104,6 @@ func (h *hostRun) session(ctx context.Context, role *policy.Role) (*workerSessio
 	h.sessions[key] = ws
 	h.mu.Unlock()
 	return ws, nil
-}
-
-// connKey tells apart the settings that need a worker of their own: another
-// login or another sudo user is another process on the host.
-func connKey(s inventory.ConnSettings) string {
-	return fmt.Sprintf("%s|%s|%d|%s|%t|%s", s.Connection, s.Address, s.Port, s.User, s.Sudo, s.SudoUser)
 }
 
 func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*workerSession, error) {
@@ -218,6 +212,13 @@ func (h *hostRun) statsSnapshot() HostStats {
 		addTransportStats(&st, ws.conn)
 	}
 	return st
+}
+
+// countIgnored counts a failure that ignore_errors let pass.
+func (h *hostRun) countIgnored() {
+	h.mu.Lock()
+	h.stats.Ignored++
+	h.mu.Unlock()
 }
 
 func (h *hostRun) count(status string, actions int) {

@@ -20,6 +20,10 @@ var modules = map[string]func(x *executor, res *policy.Resource, vars map[string
 	"stop":    runStop,
 }
 
+// StreamMessage marks output lines that modules print for the user (Echo,
+// Debug): shown even without --verbose.
+const StreamMessage = "message"
+
 func isModule(typ string) bool {
 	_, ok := modules[typ]
 	return ok
@@ -40,12 +44,13 @@ func (x *executor) runModule(res *policy.Resource) bool {
 	if err != nil {
 		r = &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: fmt.Sprintf("%s: %s", res.Pos, err)}
 	}
+	ok = x.finish(res, idx, r)
 	for _, line := range out {
 		e := x.event(EvOutput, res, idx, nil)
-		e.Stream, e.Line = "stdout", line
+		e.Stream, e.Line = StreamMessage, line
 		x.h.r.report(e)
 	}
-	return x.finish(res, idx, r)
+	return ok
 }
 
 func okResult() *protocol.Result { return &protocol.Result{Status: protocol.StatusOK} }

@@ -68,7 +68,9 @@ func (t *TextReporter) Report(e Event) {
 	case EvBatch:
 		t.line("", t.paint(cyan, fmt.Sprintf("batch %d/%d: %s", e.Batch.Number, e.Batch.Of, strings.Join(e.Batch.Hosts, ", "))))
 	case EvOutput:
-		if t.Verbose {
+		if e.Stream == StreamMessage {
+			t.line(e.Host, fmt.Sprintf("      %s", e.Line))
+		} else if t.Verbose {
 			t.line(e.Host, t.paint(dim, fmt.Sprintf("    [%d] %s| %s", e.Index, streamTag(e.Stream), e.Line)))
 		}
 	case EvResult:
@@ -106,7 +108,7 @@ func (t *TextReporter) result(e Event) {
 	r := e.Result
 	status := statusWord(r.Status, e.Check)
 	text := fmt.Sprintf("  [%d] %s: %s", e.Index, e.Resource, t.paint(statusColor(r.Status), status))
-	if len(r.Actions) > 0 && r.Status != protocol.StatusSkipped {
+	if len(r.Actions) > 0 && r.Status == protocol.StatusChanged {
 		text += " (" + strings.Join(r.Actions, ", ") + ")"
 	}
 	t.line(e.Host, text)
@@ -171,7 +173,7 @@ func (t *TextReporter) summary(s *Summary) {
 	if s.Check {
 		verb = "would change"
 	}
-	fmt.Fprintf(t.w, "%s %d resources (%d actions) on %d hosts in %s\n", verb, res, act, len(s.Hosts), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(t.w, "%s %d resources (%d actions) on %s in %s\n", verb, res, act, plural(len(s.Hosts), "host"), s.Elapsed.Round(time.Millisecond))
 	if t.Push {
 		t.recap(s)
 	}
@@ -199,4 +201,11 @@ func (t *TextReporter) recap(s *Summary) {
 		}
 		fmt.Fprintln(t.w, "slowest: "+strings.Join(slow, ", "))
 	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

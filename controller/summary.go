@@ -11,6 +11,7 @@ type HostStats struct {
 	Changed     int           `json:"changed"`
 	Failed      int           `json:"failed"`
 	Skipped     int           `json:"skipped"`
+	Ignored     int           `json:"ignored"` // failures let pass by ignore_errors
 	Actions     int           `json:"actions"`
 	Unreachable bool          `json:"unreachable,omitempty"`
 	Error       string        `json:"error,omitempty"`

@@ -160,6 +160,11 @@ func TestLoadTOMLErrors(t *testing.T) {
 			want: `inventory.toml:14: host "web1": bad variable "nope": want k=v`, line: 14,
 		},
 		{
+			name: "byte order mark and CRLF",
+			src:  "\ufeff[groups.web.hosts]\r\n\r\nweb1 = \"x\"\r\n",
+			want: `inventory.toml:3: host "web1": bad variable "x": want k=v`, line: 3,
+		},
+		{
 			name: "hosts section unknown key",
 			src:  "[hosts.web1]\nport = 22\n",
 			want: `inventory.toml:2: host "web1": unknown key "port" (want vars)`, line: 2,

@@ -30,6 +30,7 @@ func (kl keyLines) lineOf(path ...string) int {
 
 func scanKeyLines(src string) keyLines {
 	s := &lineScanner{src: src, line: 1, out: keyLines{}}
+	s.i = len(src) - len(strings.TrimPrefix(src, "\ufeff")) // a byte order mark
 	s.run()
 	return s.out
 }

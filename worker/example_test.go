@@ -15,7 +15,9 @@ import (
 func ExampleServe() {
 	ctlConn, workerConn := net.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- worker.Serve(context.Background(), workerConn, worker.ServeOptions{BuildHash: "example"}) }()
+	go func() {
+		done <- worker.Serve(context.Background(), workerConn, worker.ServeOptions{BuildHash: "example"})
+	}()
 
 	ctl, err := protocol.Client(ctlConn)
 	if err != nil {

@@ -102,12 +102,18 @@ func (s *server) ended() bool {
 
 // ServeStdio serves one session on the process's stdin and stdout. The
 // protocol stream must be the only thing ever written to stdout, so
-// os.Stdout is pointed at stderr for the rest of the process: a stray print
-// cannot corrupt the stream. SIGTERM, SIGHUP and SIGINT end the session as
-// the controller going away does.
+// os.Stdout is pointed at opts.Log when that is a file, else at stderr, for
+// the rest of the process: a stray print cannot corrupt the stream.
+// SIGTERM, SIGHUP and SIGINT end the session as the controller going away
+// does.
 func ServeStdio(ctx context.Context, opts ServeOptions) error {
 	out := os.Stdout
 	os.Stdout = os.Stderr
+	if f, ok := opts.Log.(*os.File); ok {
+		// With a terminal as stdio (sudo's requiretty) stderr is the
+		// stream's terminal too; the log file is the safe place.
+		os.Stdout = f
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
 	defer stop()
 	return Serve(ctx, stdio{in: os.Stdin, out: out}, opts)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsmop/opsmop/protocol"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -151,7 +152,7 @@ func TestDialSSHFake(t *testing.T) {
 	home := t.TempDir()
 	srv := startFakeSSH(t, home, ssh.KeyAlgoED25519)
 	s := ConnSettings{Name: "h1", Address: srv.addr, Port: srv.port, User: "u", Password: pw("pw"), CheckHostKeys: "false"}
-	opts := SSHOptions{Binaries: testBinaries, ConnectTimeout: 5 * time.Second, Keepalive: -1, Log: testLog{t}}
+	opts := SSHOptions{Binaries: testBinaries, ConnectTimeout: 5 * time.Second, Keepalive: 50 * time.Millisecond, Log: testLog{t}}
 	ctx := context.Background()
 	for _, want := range []struct {
 		name   string
@@ -164,9 +165,13 @@ func TestDialSSHFake(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			handshake(t, c)
+			sess, err := protocol.Client(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hello(t, sess)
 			time.Sleep(200 * time.Millisecond) // a few keepalives go by and are answered
-			handshake(t, c)
+			hello(t, sess)
 			st := c.Stats()
 			if st.WorkerCached != want.cached || st.RoundTrips != want.rt || (st.WorkerBytesSent == 0) == !want.cached {
 				t.Errorf("stats = %+v, want cached=%v round trips=%d", st, want.cached, want.rt)

@@ -100,12 +100,18 @@ func runScript(t *testing.T, home string, bins *binarySet) (*conn, error) {
 	return c, nil
 }
 
+// handshake starts a protocol session on c and says hello.
 func handshake(t *testing.T, c Conn) protocol.Hello {
 	t.Helper()
 	sess, err := protocol.Client(c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return hello(t, sess)
+}
+
+func hello(t *testing.T, sess *protocol.Session) protocol.Hello {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	hello, err := sess.Handshake(ctx, protocol.Hello{Version: protocol.Version})

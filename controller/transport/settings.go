@@ -2,5 +2,7 @@ package transport
 
 import "github.com/opsmop/opsmop/inventory"
 
-// ConnSettings are a host's resolved connection settings.
+// ConnSettings is how to reach one host; DialSSH uses Name (for messages),
+// Address, Port, User, Password, Sudo, SudoUser, SudoPassword,
+// CheckHostKeys and IdentityFiles.
 type ConnSettings = inventory.ConnSettings

@@ -1,0 +1,141 @@
+package controller
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const fleetInventory = `
+[groups.web.hosts]
+web1 = "code=0"
+web2 = "code=1"
+web3 = "code=0"
+web4 = "code=1"
+[groups.db.hosts]
+db1 = "code=0"
+[groups.web.vars]
+tier = "front"
+[hosts.web3.vars]
+tier = "special"
+`
+
+func pushPolicy(role string) map[string]string {
+	return map[string]string{
+		"inventory.toml": fleetInventory,
+		"policy.star":    `inv = TomlInventory("inventory.toml")` + "\npolicy = Policy(roles=[" + role + "])",
+	}
+}
+
+func pushRun(t *testing.T, files map[string]string, mods ...runOpts) (*recorder, *Summary, error) {
+	_, path := writePolicy(t, files)
+	return runPolicy(t, path, false, append([]runOpts{func(o *Options) { o.Push = true }}, mods...)...)
+}
+
+func TestPushVarsPerHost(t *testing.T) {
+	rec, sum, err := pushRun(t, pushPolicy(`Role("r", inventory=inv, resources=[Echo("{{ inventory_hostname }} {{ tier | default('none') }}")])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"db1 none", "web1 front", "web2 front", "web3 special", "web4 front"}
+	if got := sorted(rec.outputs()); !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if len(sum.Hosts) != 5 {
+		t.Fatalf("summary has %d hosts", len(sum.Hosts))
+	}
+}
+
+func TestPushFilterAndLimit(t *testing.T) {
+	role := `Role("r", inventory=inv.filter(groups="web"), resources=[Echo("{{ inventory_hostname }}")])`
+	rec, _, err := pushRun(t, pushPolicy(role), func(o *Options) { o.LimitHosts = []string{"web[12]"} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sorted(rec.outputs()); !slices.Equal(got, []string{"web1", "web2"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestPushFailuresAndUnreachable(t *testing.T) {
+	role := `Role("r", inventory=inv, resources=[Shell(T("exit {{ code }}")), Echo("after")])`
+	rec, sum, err := pushRun(t, pushPolicy(role), func(o *Options) { o.Dial = pipeDialer(t, "db1") })
+	if !errors.Is(err, ErrHostsFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	if got := sorted(sum.FailedHosts()); !slices.Equal(got, []string{"web2", "web4"}) {
+		t.Fatalf("failed hosts %q", got)
+	}
+	if got := sum.UnreachableHosts(); !slices.Equal(got, []string{"db1"}) {
+		t.Fatalf("unreachable %q", got)
+	}
+	if got := len(rec.outputs()); got != 2 {
+		t.Fatalf("%d hosts went on after the shell, want web1 and web3", got)
+	}
+	if u := rec.kind(EvUnreachabl); len(u) != 1 || !strings.Contains(u[0].Error, "connection refused") {
+		t.Fatalf("unreachable events %+v", u)
+	}
+}
+
+func TestSerialBatches(t *testing.T) {
+	tests := []struct {
+		name, serial string
+		maxFail      string
+		wantBatches  int
+		wantRan      int // hosts that ran the echo
+		wantAborted  bool
+	}{
+		// web2 and web4 fail their shell, so three hosts reach the echo.
+		{"count", `"2"`, "None", 3, 3, false},
+		{"percentage rounds up", `"40%"`, "None", 3, 3, false},
+		{"one batch", `None`, "None", 0, 3, false},
+		// Batches of 2 in file order: web1 ok, web2 fails (1/5 = 20% > 10%).
+		{"max fail stops later batches", `"2"`, "10", 3, 1, true},
+		{"max fail not exceeded", `"2"`, "50", 3, 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			role := `Role("r", inventory=inv, serial=` + tt.serial + `, max_fail_percentage=` + tt.maxFail +
+				`, resources=[Shell(T("exit {{ code }}")), Echo("{{ inventory_hostname }}")])`
+			rec, sum, _ := pushRun(t, pushPolicy(role))
+			if got := len(rec.kind(EvBatch)); got != tt.wantBatches && !(tt.wantAborted && got < tt.wantBatches) {
+				t.Fatalf("batches %d, want %d", got, tt.wantBatches)
+			}
+			if got := len(rec.outputs()); got != tt.wantRan {
+				t.Fatalf("%d hosts ran, want %d: %q", got, tt.wantRan, rec.outputs())
+			}
+			if (sum.Aborted != "") != tt.wantAborted {
+				t.Fatalf("aborted = %q", sum.Aborted)
+			}
+		})
+	}
+}
+
+func TestBatchSize(t *testing.T) {
+	tests := []struct {
+		serial  string
+		total   int
+		want    int
+		wantErr bool
+	}{
+		{"", 10, 10, false}, {"3", 10, 3, false}, {"25%", 10, 3, false}, {"1%", 500, 5, false},
+		{"0", 10, 0, true}, {"x", 10, 0, true}, {"150%", 10, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.serial, func(t *testing.T) {
+			got, err := batchSize(tt.serial, tt.total)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("batchSize(%q, %d) = %d, %v", tt.serial, tt.total, got, err)
+			}
+		})
+	}
+}
+
+func TestPushNeedsInventory(t *testing.T) {
+	_, _, err := pushRun(t, pushPolicy(`Role("r", resources=[Echo("x")])`))
+	var pe *PolicyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `role "r" has no inventory`) {
+		t.Fatalf("got %v", err)
+	}
+}
