@@ -30,14 +30,27 @@ func (h *hostRun) runRole(ctx context.Context, role *policy.Role) bool {
 		return false
 	}
 	if x == nil {
-		return true // role's when is false for this host
+		h.reportDone(role, true) // the role's when is false for this host
+		return true
 	}
 	h.r.report(Event{Kind: EvRoleStart, Host: h.inv.Name, Role: role.Name, Check: h.r.opts.Check})
-	if !x.run(ctx) {
+	ok := x.run(ctx)
+	if !ok {
 		h.setDead()
-		return false
 	}
-	return true
+	h.reportDone(role, ok)
+	return ok
+}
+
+// reportDone tells reporters that this host finished a role.
+func (h *hostRun) reportDone(role *policy.Role, ok bool) {
+	h.markDuration()
+	st := h.statsSnapshot()
+	status := protocol.StatusOK
+	if !ok {
+		status = protocol.StatusFailed
+	}
+	h.r.report(Event{Kind: EvHostDone, Host: h.inv.Name, Role: role.Name, Status: status, Stats: &st})
 }
 
 // prepareRole expands the role for this host and decides its condition; it
