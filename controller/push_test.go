@@ -139,3 +139,14 @@ func TestPushNeedsInventory(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestFleetMustFitOpenFiles(t *testing.T) {
+	_, _, err := pushRun(t, pushPolicy(`Role("r", inventory=inv, resources=[Echo("x")])`), func(o *Options) { o.OpenFiles = 20 })
+	var pe *PolicyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "the fleet of 5 hosts needs about 69 open files, but the limit is 20") {
+		t.Fatalf("got %v", err)
+	}
+	if _, _, err := pushRun(t, pushPolicy(`Role("r", inventory=inv, resources=[Echo("x")])`), func(o *Options) { o.OpenFiles = 1024 }); err != nil {
+		t.Fatalf("a fleet that fits: %v", err)
+	}
+}

@@ -27,6 +27,9 @@ type Options struct {
 	LimitGroups []string
 	LimitHosts  []string
 	Forks       int // hosts in flight at once; 0 means all of a batch
+	// OpenFiles is the process's open-file limit; a fleet that needs more
+	// connections than it allows is refused before any host is touched.
+	OpenFiles int
 	Defaults    *inventory.Defaults
 	// AskedSSHPassword and AskedSudoPassword come from --ask-pass and
 	// --ask-become-pass and apply to every host.
@@ -94,6 +97,9 @@ func (r *runner) report(e Event) {
 }
 
 func (r *runner) runRoles(ctx context.Context) error {
+	if err := r.checkOpenFiles(); err != nil {
+		return err
+	}
 	for _, role := range r.policy.Roles {
 		targets, err := r.targets(role)
 		if err != nil {
@@ -175,4 +181,31 @@ func (r *runner) readFile(rel string) ([]byte, error) {
 	}
 	r.files[rel] = data
 	return data, nil
+}
+
+// filesPerHost is what one host in flight holds open: its connection, with
+// headroom for the local-worker pipes and files being read.
+const filesPerHost, filesReserved = 1, 64
+
+// checkOpenFiles refuses a fleet that cannot fit the open-file limit.
+func (r *runner) checkOpenFiles() error {
+	if r.opts.OpenFiles <= 0 || !r.opts.Push {
+		return nil
+	}
+	hosts := map[string]bool{}
+	for _, role := range r.policy.Roles {
+		targets, err := r.targets(role)
+		if err != nil {
+			return err
+		}
+		for _, h := range targets {
+			hosts[h.Name] = true
+		}
+	}
+	need := len(hosts)*filesPerHost + filesReserved
+	if need > r.opts.OpenFiles {
+		return policyErr("the fleet of %d hosts needs about %d open files, but the limit is %d: raise the hard limit (ulimit -Hn, or LimitNOFILE) or use --limit-hosts",
+			len(hosts), need, r.opts.OpenFiles)
+	}
+	return nil
 }

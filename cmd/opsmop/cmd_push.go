@@ -81,6 +81,7 @@ func runPush(ctx context.Context, opts pushOptions) error {
 		return err
 	}
 	copts.Push, copts.Forks = true, opts.Forks
+	copts.OpenFiles = raiseOpenFiles()
 	copts.LimitGroups, copts.LimitHosts = opts.LimitGroups, opts.LimitHosts
 	copts.Reporter = opts.reporter(true)
 	copts.Dial = controller.DefaultDialer(workerLog(opts.Verbose))

@@ -15,6 +15,9 @@ import (
 var fakeWorker string
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv("OPSMOP_TRANSPORT_HELPER"); cfg != "" {
+		os.Exit(helperMain(cfg))
+	}
 	dir, err := os.MkdirTemp("", "opsmop-transport-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
