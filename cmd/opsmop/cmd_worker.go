@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,5 +24,12 @@ func runWorker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return worker.ServeStdio(ctx, worker.ServeOptions{BuildHash: hash, Log: os.Stderr})
+	// On a pty (sudo requiretty) stdout and stderr are one stream: logs
+	// must go to a file, and the terminal must be raw.
+	logTo, restore, err := worker.PrepareStdio()
+	if err != nil {
+		return err
+	}
+	defer restore()
+	return worker.ServeStdio(ctx, worker.ServeOptions{BuildHash: hash, Log: logTo})
 }

@@ -87,7 +87,9 @@ func gzipFile(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
+	// BestSpeed: on a 17 MB binary, 0.17s for 9.6 MB against 0.49s for
+	// 9.0 MB at the default level; every cold host waits for this once.
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err != nil {
 		return nil, err
 	}

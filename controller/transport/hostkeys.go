@@ -155,8 +155,8 @@ func knownAlgorithms(cb ssh.HostKeyCallback, addr string) []string {
 // probeKey is a public key that matches no recorded key.
 type probeKey struct{}
 
-func (probeKey) Type() string                          { return "opsmop-probe" }
-func (probeKey) Marshal() []byte                       { return []byte("opsmop-probe") }
+func (probeKey) Type() string                        { return "opsmop-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("opsmop-probe") }
 func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
 
 // appendKnownHost records key for name, under an exclusive lock so parallel

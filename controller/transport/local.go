@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -45,7 +46,7 @@ func DialLocal(ctx context.Context, opts LocalOptions) (Conn, error) {
 		c.w = countingWriter{w: lp.stdin, n: &c.sent}
 		c.r = countingReader{r: lp.stdout, n: &c.recv}
 		c.stats.WorkerCached = true
-		go readStderr(lp.stderr, &lineSplitter{}, nil, closedChan(), opts.Log, name)
+		go readStderr(lp.proc.stderr, &lineSplitter{}, nil, closedChan(), opts.Log, name)
 		c.closer = lp.close
 		return c, nil
 	}
@@ -106,6 +107,7 @@ func startLocal(name string, argv, env []string, log io.Writer) (*localProc, err
 		stdin.Close()
 		return nil, fmt.Errorf("start local worker %s: %w", argv[0], err)
 	}
+	stderrEOF := make(chan struct{})
 	exited := make(chan struct{})
 	var exitErr error
 	go func() { exitErr = cmd.Wait(); close(exited) }()
@@ -113,7 +115,7 @@ func startLocal(name string, argv, env []string, log io.Writer) (*localProc, err
 		host:   name,
 		stdin:  stdin,
 		stdout: stdout,
-		stderr: stderr,
+		stderr: &eofReader{r: stderr, eof: stderrEOF},
 		log:    log,
 		wait:   func() error { <-exited; return exitErr },
 		kill:   func() error { return cmd.Process.Kill() },
@@ -126,11 +128,32 @@ func startLocal(name string, argv, env []string, log io.Writer) (*localProc, err
 			cmd.Process.Kill()
 			<-exited
 		}
+		// Let the last log lines through, unless a grandchild keeps
+		// stderr open.
+		select {
+		case <-stderrEOF:
+		case <-time.After(time.Second):
+		}
 		stdout.Close()
 		stderr.Close()
 		return nil
 	}
 	return lp, nil
+}
+
+// eofReader closes eof when its reader returns an error.
+type eofReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
 }
 
 func closedChan() <-chan struct{} {

@@ -46,6 +46,7 @@ func bootScript(hashes map[string]string) string {
 	b.WriteString("*) echo \"" + lineArch + " `uname -m`\"; exit 90 ;;\nesac\n")
 	b.WriteString(`d=$HOME/.cache/opsmop
 b=$d/opsmop-$h
+if [ -x "$b" ]; then s=` + "`sha256sum \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi
 if [ ! -x "$b" ]; then
 mkdir -p "$d" && chmod 700 "$d" || { echo "` + lineErr + ` cannot create $d"; exit 91; }
 t=$d/.opsmop-$h.$$

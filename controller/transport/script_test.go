@@ -213,3 +213,32 @@ func TestScriptUnknownArch(t *testing.T) {
 		t.Fatalf("err = %v, want the missing binary named", err)
 	}
 }
+
+// TestScriptReplacesTamperedCache: a cached binary whose bytes no longer
+// match its hash is never run; it is replaced by a fresh, verified upload.
+func TestScriptReplacesTamperedCache(t *testing.T) {
+	home := t.TempDir()
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bins.byArch[runtime.GOARCH].sha256
+	cached := filepath.Join(home, ".cache", "opsmop", "opsmop-"+want)
+	if err := os.MkdirAll(filepath.Dir(cached), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, []byte("#!/bin/sh\necho pwned\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := runScript(t, home, bins)
+	if err != nil {
+		t.Fatalf("start with a tampered cache: %v", err)
+	}
+	defer c.Close()
+	if st := c.Stats(); st.WorkerCached || st.WorkerBytesSent == 0 {
+		t.Errorf("stats = %+v, want the binary sent again", st)
+	}
+	if h := handshake(t, c); h.BuildHash != want {
+		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
+	}
+}

@@ -338,6 +338,11 @@ func startWorker(ctx context.Context, client *ssh.Client, host string, s ConnSet
 		return nil, err
 	}
 	c.closer = func() error {
+		if tty {
+			// A terminal has no half-close: hang up, which sends the
+			// worker SIGHUP.
+			return ignoreEOF(ch.Close())
+		}
 		// EOF on the worker's stdin tells it to exit; closing the channel
 		// makes sshd hang up on it if it does not.
 		ch.CloseWrite()
@@ -358,12 +363,12 @@ func ignoreEOF(err error) error {
 }
 
 type ptyRequest struct {
-	Term     string
-	Columns  uint32
-	Rows     uint32
-	Width    uint32
-	Height   uint32
-	Modes    string
+	Term    string
+	Columns uint32
+	Rows    uint32
+	Width   uint32
+	Height  uint32
+	Modes   string
 }
 
 func encodeModes(m ssh.TerminalModes) string {

@@ -101,11 +101,11 @@ func TestFleetTransport(t *testing.T) {
 	}{
 		{"sudo nopasswd", 0, nil, ""},
 		{"sudo password", 1, pw("s3cret-one"), ""},
-		{"sudo wrong password", 1, pw("wrong"), "wrong password"},
+		{"sudo wrong password", 1, pw("not-the-password-7f3"), "wrong password"},
 		{"sudo password missing", 1, nil, "password required"},
 		{"requiretty nopasswd", 2, nil, ""},
 		{"requiretty password", 3, pw("s3cret-three"), ""},
-		{"requiretty wrong password", 3, pw("nope"), "wrong password"},
+		{"requiretty wrong password", 3, pw("not-the-password-9c1"), "wrong password"},
 	}
 	for _, tc := range sudoCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,6 +151,33 @@ func TestFleetTransport(t *testing.T) {
 		t.Logf("refused: %v", err)
 	})
 
+	t.Run("unknown host then accept-new", func(t *testing.T) {
+		h := f.Hosts[0]
+		o := opts
+		o.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+		_, err := DialSSH(ctx, settings(h), o)
+		var uk *UnknownHostKeyError
+		if !errors.As(err, &uk) {
+			t.Fatalf("err = %v, want *UnknownHostKeyError", err)
+		}
+		s := settings(h)
+		s.CheckHostKeys = "accept-new"
+		c, err := DialSSH(ctx, s, o)
+		if err != nil {
+			t.Fatalf("accept-new: %v", err)
+		}
+		c.Close()
+		data, _ := os.ReadFile(o.KnownHosts)
+		if !strings.Contains(string(data), h.Addr+" "+h.HostKeyPub) {
+			t.Errorf("known_hosts = %q, want %s %s", data, h.Addr, h.HostKeyPub)
+		}
+		c, err = DialSSH(ctx, settings(h), o)
+		if err != nil {
+			t.Fatalf("strict check after accept-new: %v", err)
+		}
+		c.Close()
+	})
+
 	t.Run("killed controller leaves no worker", func(t *testing.T) {
 		for _, sudo := range []bool{false, true} {
 			h := f.Hosts[5]
@@ -164,7 +191,7 @@ func TestFleetTransport(t *testing.T) {
 				home = "/root"
 			}
 			path := filepath.Join(home, ".cache", "opsmop", "opsmop-"+sum)
-			killController(t, s, f.KnownHosts)
+			killController(t, s, f.KnownHosts, path)
 			deadline := time.Now().Add(15 * time.Second)
 			for {
 				out, _ := exec.Command("pgrep", "-f", "-a", path).Output()
@@ -190,7 +217,7 @@ func mustLoad(t *testing.T, path string) *workerBinary {
 
 // killController starts this test binary as a controller that dials s and
 // says hello, then kills it with SIGKILL: no Close, no goodbye.
-func killController(t *testing.T, s ConnSettings, knownHosts string) {
+func killController(t *testing.T, s ConnSettings, knownHosts, workerPath string) {
 	t.Helper()
 	cfg, _ := json.Marshal(helperConfig{Settings: s, KnownHosts: knownHosts, Binary: fakeWorker})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -208,6 +235,10 @@ func killController(t *testing.T, s ConnSettings, knownHosts string) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("helper controller: %q %v", line, err)
+	}
+	// The worker runs: otherwise the test below proves nothing.
+	if out, _ := exec.Command("pgrep", "-f", workerPath).Output(); len(out) == 0 {
+		t.Errorf("no process runs %s while the controller lives", workerPath)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"runtime"
+	"syscall"
 
 	"github.com/opsmop/opsmop/internal/buildinfo"
 	"github.com/opsmop/opsmop/protocol"
@@ -33,6 +35,10 @@ func main() {
 		os.Exit(1)
 	}
 	defer restore()
+	// On a pty the controller hangs up instead of closing stdin.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP, syscall.SIGTERM)
+	go func() { <-hup; restore(); os.Exit(0) }()
 	fmt.Fprintln(logTo, "fakeworker started")
 	sess, err := protocol.Server(stdio{os.Stdin, os.Stdout})
 	if err != nil {
