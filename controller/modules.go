@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/opsmop/opsmop/policy"
 	"github.com/opsmop/opsmop/protocol"
@@ -62,7 +63,7 @@ func runEcho(x *executor, res *policy.Resource, vars map[string]any) (*protocol.
 	}
 	r := okResult()
 	r.Msg = msg
-	return r, []string{msg}, nil
+	return r, strings.Split(strings.TrimRight(msg, "\n"), "\n"), nil
 }
 
 func runDebug(x *executor, res *policy.Resource, vars map[string]any) (*protocol.Result, []string, error) {

@@ -115,7 +115,7 @@ func (t *TextReporter) result(e Event) {
 	if r.Diff != "" {
 		t.block(e.Host, r.Diff)
 	}
-	if r.Status == protocol.StatusFailed || (t.Verbose && r.Msg != "" && r.Status != protocol.StatusSkipped) {
+	if r.Status == protocol.StatusFailed || (t.Verbose && r.Msg != "" && r.Status == protocol.StatusChanged) {
 		t.failure(e.Host, r)
 	}
 }
@@ -175,7 +175,8 @@ func (t *TextReporter) summary(s *Summary) {
 	}
 	fmt.Fprintf(t.w, "%s %d resources (%d actions) on %s in %s\n", verb, res, act, plural(len(s.Hosts), "host"), s.Elapsed.Round(time.Millisecond))
 	if t.Push {
-		t.recap(s)
+		WriteRecap(t.w, s, t.Color)
+		return
 	}
 	if s.Aborted != "" {
 		fmt.Fprintln(t.w, t.paint(red, s.Aborted))
@@ -185,21 +186,6 @@ func (t *TextReporter) summary(s *Summary) {
 	}
 	if u := s.UnreachableHosts(); len(u) > 0 {
 		fmt.Fprintln(t.w, t.paint(red, "unreachable hosts: "+strings.Join(u, ", ")))
-	}
-}
-
-// recap prints the per-host table and the five slowest hosts.
-func (t *TextReporter) recap(s *Summary) {
-	fmt.Fprintf(t.w, "%-24s %5s %8s %7s %12s %10s\n", "host", "ok", "changed", "failed", "unreachable", "duration")
-	for _, h := range s.Hosts {
-		fmt.Fprintf(t.w, "%-24s %5d %8d %7d %12t %10s\n", h.Name, h.OK, h.Changed, h.Failed, h.Unreachable, h.Duration.Round(time.Millisecond))
-	}
-	if len(s.Hosts) > 5 {
-		var slow []string
-		for _, h := range s.Slowest(5) {
-			slow = append(slow, fmt.Sprintf("%s (%s)", h.Name, h.Duration.Round(time.Millisecond)))
-		}
-		fmt.Fprintln(t.w, "slowest: "+strings.Join(slow, ", "))
 	}
 }
 
