@@ -20,6 +20,9 @@ func (r *runner) runRole(ctx context.Context, role *policy.Role, hosts []*invent
 		return policyErr("%s: role %q: %w", role.Pos, role.Name, err)
 	}
 	batches := splitBatches(hosts, size)
+	if role.Canary && len(hosts) > 1 {
+		batches = append([][]*inventory.Host{hosts[:1]}, splitBatches(hosts[1:], size)...)
+	}
 	failed := 0
 	for i, batch := range batches {
 		if len(batches) > 1 {
@@ -27,6 +30,11 @@ func (r *runner) runRole(ctx context.Context, role *policy.Role, hosts []*invent
 		}
 		failed += r.runBatch(ctx, role, batch)
 		if ctx.Err() != nil {
+			return nil
+		}
+		if role.Canary && i == 0 && failed > 0 && len(batches) > 1 {
+			r.aborted = fmt.Sprintf("role %q: the canary host %s failed: remaining hosts not run", role.Name, batch[0].Name)
+			r.report(Event{Kind: EvLog, Role: role.Name, Line: r.aborted})
 			return nil
 		}
 		if why := exceedsMaxFail(role, failed, len(hosts)); why != "" && i < len(batches)-1 {

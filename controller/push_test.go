@@ -150,3 +150,32 @@ func TestFleetMustFitOpenFiles(t *testing.T) {
 		t.Fatalf("a fleet that fits: %v", err)
 	}
 }
+
+func TestCanary(t *testing.T) {
+	tests := []struct {
+		name        string
+		inventory   string
+		wantBatches []int // hosts per batch
+		wantAborted bool
+	}{
+		{"canary then the rest in one batch", fleetInventory, []int{1, 3}, false},
+		{"a failing canary stops the role", "[groups.web.hosts]\nweb2 = \"code=1\"\nweb1 = \"code=0\"\nweb3 = \"code=0\"\n", []int{1}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := pushPolicy(`Role("r", inventory=inv.filter(groups="web"), canary=True, resources=[Shell(T("exit {{ code }}"))])`)
+			files["inventory.toml"] = tt.inventory
+			rec, sum, _ := pushRun(t, files)
+			var got []int
+			for _, b := range rec.kind(EvBatch) {
+				got = append(got, len(b.Batch.Hosts))
+			}
+			if !slices.Equal(got, tt.wantBatches) {
+				t.Fatalf("batches %v, want %v", got, tt.wantBatches)
+			}
+			if (sum.Aborted != "") != tt.wantAborted {
+				t.Fatalf("aborted = %q", sum.Aborted)
+			}
+		})
+	}
+}

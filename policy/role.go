@@ -31,6 +31,8 @@ type Role struct {
 	CheckHostKeys     string // "", "true", "false" or "accept-new"
 	Serial            string // "", "5" or "30%"
 	MaxFailPercentage *int
+	// Canary runs the role on one host first, alone, before the batches.
+	Canary bool
 
 	rt *runtime
 	// Each is a value or a function of the host; nil when not given.
@@ -244,6 +246,7 @@ func checkShape(name string, v starlark.Value) error {
 var roleParams = []string{
 	"name", "variables", "resources", "handlers", "when", "pre", "post", "tags",
 	"inventory", "ssh_as", "sudo", "sudo_as", "check_host_keys", "serial", "max_fail_percentage",
+	"canary",
 }
 
 var serialRE = regexp.MustCompile(`^[1-9][0-9]*%?$`)
@@ -390,6 +393,12 @@ func (r *Role) set(rt *runtime, k string, v starlark.Value) error {
 		}
 		p := int(n)
 		r.MaxFailPercentage = &p
+	case "canary":
+		b, ok := v.(starlark.Bool)
+		if !ok {
+			return fmt.Errorf("parameter \"canary\" must be True or False, not %s", v.Type())
+		}
+		r.Canary = bool(b)
 	}
 	return nil
 }
