@@ -255,3 +255,17 @@ func TestRuntimeTemplateErrorFailsResource(t *testing.T) {
 		t.Fatal("file written despite the template error")
 	}
 }
+
+func TestStatFacts(t *testing.T) {
+	dir, path := writePolicy(t, map[string]string{"policy.star": `policy = Policy(roles=[Role('r', resources=[
+    Stat("ROOT/policy.star", register="p"), Stat("ROOT/nope", register="n"),
+    Echo("{{ p.data.exists }} {{ p.data.is_file }} {{ p.data.mode }} {{ n.data.exists }}"),
+    Echo("skipped", when="n.data.exists")])])`})
+	rec, _, err := runPolicy(t, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.outputs(); !slices.Equal(got, []string{"True True 0644 False"}) {
+		t.Fatalf("outputs %q (dir %s)", got, dir)
+	}
+}

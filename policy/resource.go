@@ -93,6 +93,8 @@ var specs = []*spec{
 	{ctor: "Group", typ: "group", primary: "name", params: map[string]paramKind{
 		"gid": kInt, "system": kBool, "absent": kBool,
 	}},
+	// Stat reads a path's file facts into its registered result's data.
+	{ctor: "Stat", typ: "stat", primary: "name", params: map[string]paramKind{}},
 }
 
 // commonParams are accepted by every resource.
