@@ -62,7 +62,7 @@ func (r *runner) runBatch(ctx context.Context, role *policy.Role, batch []*inven
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if !hr.runRole(ctx, role) {
+			if !hr.runRoleSafely(ctx, role) {
 				mu.Lock()
 				failed++
 				mu.Unlock()

@@ -11,6 +11,19 @@ import (
 	"github.com/opsmop/opsmop/protocol"
 )
 
+// runRoleSafely is runRole with a bug in it turned into this host's
+// failure: one host's panic must neither kill the other hosts' runs nor
+// reach the user as a stack trace.
+func (h *hostRun) runRoleSafely(ctx context.Context, role *policy.Role) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.fail(role, fmt.Errorf("internal error: %v", p), false)
+			ok = false
+		}
+	}()
+	return h.runRole(ctx, role)
+}
+
 // runRole runs one role on this host and reports whether the host is still
 // healthy afterwards.
 func (h *hostRun) runRole(ctx context.Context, role *policy.Role) bool {
