@@ -59,12 +59,18 @@ func splitCommas(in []string) []string {
 	return out
 }
 
-// reporter picks the output form: JSON lines, or text coloured on a terminal.
+// reporter picks the output form: JSON lines; a live view for push mode on
+// a terminal (--verbose wants every line, so it gets text); or text,
+// coloured on a terminal.
 func (o commonOptions) reporter(push bool) controller.Reporter {
 	if o.JSON {
 		return controller.NewJSONReporter(os.Stdout)
 	}
-	color := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == ""
+	tty := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("TERM") != "dumb"
+	color := tty && os.Getenv("NO_COLOR") == ""
+	if push && tty && !o.Verbose {
+		return controller.NewProgressReporter(os.Stdout, color)
+	}
 	return controller.NewTextReporter(os.Stdout, color, o.Verbose, push)
 }
 
