@@ -32,6 +32,7 @@ func (h *hostRun) runRole(ctx context.Context, role *policy.Role) bool {
 	}
 	h.markStarted()
 	defer h.markDuration()
+	h.r.report(Event{Kind: EvHostStart, Host: h.inv.Name, Role: role.Name})
 	ws, err := h.session(ctx, role)
 	if err != nil {
 		h.fail(role, err, !isPolicyError(err))

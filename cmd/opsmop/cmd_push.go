@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -84,6 +85,9 @@ func runPush(ctx context.Context, opts pushOptions) error {
 	copts.OpenFiles = raiseOpenFiles()
 	copts.LimitGroups, copts.LimitHosts = opts.LimitGroups, opts.LimitHosts
 	copts.Reporter = opts.reporter(true)
+	if c, ok := copts.Reporter.(io.Closer); ok {
+		defer c.Close() // the live view must leave the screen before an error
+	}
 	copts.Dial = controller.DefaultDialer(workerLog(opts.Verbose))
 	return finishRun(controller.Run(ctx, copts))
 }
