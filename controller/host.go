@@ -125,14 +125,18 @@ func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*worke
 	return ws, nil
 }
 
+// handshake says hello and asks for facts at once, on two streams, so the
+// two calls cost one round trip; a failed hello explains a failed facts call.
 func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
+	var facts protocol.FactsReply
+	factsErr := make(chan error, 1)
+	h.countCall()
+	go func() { factsErr <- ws.sess.Call(ctx, protocol.MethodFacts, protocol.FactsRequest{}, &facts) }()
 	local := protocol.Hello{Version: protocol.Version, BuildHash: expectedWorkerHash(ws.conn)}
 	if _, err := ws.sess.Handshake(ctx, local); err != nil {
 		return fmt.Errorf("start worker on %s: %w", h.inv.Name, err)
 	}
-	var facts protocol.FactsReply
-	h.countCall()
-	if err := ws.sess.Call(ctx, protocol.MethodFacts, protocol.FactsRequest{}, &facts); err != nil {
+	if err := <-factsErr; err != nil {
 		return fmt.Errorf("gather facts on %s: %w", h.inv.Name, err)
 	}
 	ws.facts = facts.Facts
@@ -162,10 +166,10 @@ func (h *hostRun) refreshFacts(ctx context.Context, ws *workerSession) error {
 	return nil
 }
 
+// close ends the session. No shutdown call: the end of its stdin is the
+// worker's signal to clean up and exit, and the transport waits for that
+// exit, so one round trip is spent, not two.
 func (ws *workerSession) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	ws.sess.Call(ctx, protocol.MethodShutdown, struct{}{}, nil)
 	ws.sess.Close()
 	ws.conn.Close()
 }

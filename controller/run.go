@@ -153,10 +153,18 @@ func (r *runner) host(h *inventory.Host) *hostRun {
 	return hr
 }
 
+// closeAll closes every host's sessions in parallel: each close waits a
+// round trip for the worker to exit.
 func (r *runner) closeAll() {
+	var wg sync.WaitGroup
 	for _, name := range r.order {
-		r.hosts[name].close()
+		wg.Add(1)
+		go func(h *hostRun) {
+			defer wg.Done()
+			h.close()
+		}(r.hosts[name])
 	}
+	wg.Wait()
 }
 
 func (r *runner) summary(elapsed time.Duration) *Summary {
