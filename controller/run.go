@@ -30,7 +30,7 @@ type Options struct {
 	// OpenFiles is the process's open-file limit; a fleet that needs more
 	// connections than it allows is refused before any host is touched.
 	OpenFiles int
-	Defaults    *inventory.Defaults
+	Defaults  *inventory.Defaults
 	// AskedSSHPassword and AskedSudoPassword come from --ask-pass and
 	// --ask-become-pass and apply to every host.
 	AskedSSHPassword  *string
