@@ -31,7 +31,9 @@ type step struct {
 	res   *policy.Resource
 	index int
 	wire  protocol.Resource
-	done  bool // its result arrived
+	pos   int              // position in its batch
+	local *protocol.Result // decided without the worker: skipped or failed early
+	done  bool             // its result arrived
 }
 
 func (x *executor) run(ctx context.Context) bool {
@@ -66,15 +68,15 @@ func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
 			}
 			continue
 		}
-		st, ok := x.prepare(res)
-		if !ok {
-			return false
-		}
-		if st == nil {
-			continue // condition false: reported as skipped
-		}
+		st := x.prepare(res, len(batch))
 		batch = append(batch, st)
-		if res.Register != "" {
+		if st.local != nil && st.local.Failed {
+			if !x.flush(ctx, &batch) {
+				return false
+			}
+			continue
+		}
+		if st.local == nil && res.Register != "" {
 			pending[res.Register] = true
 		}
 		if res.FailedWhen != "" || res.ChangedWhen != "" {
@@ -87,26 +89,35 @@ func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
 	return x.flush(ctx, &batch)
 }
 
-// prepare decides a resource's condition and resolves it for the wire. It
-// returns a nil step for a skipped resource, and false on failure.
-func (x *executor) prepare(res *policy.Resource) (*step, bool) {
-	idx := x.h.nextIndex()
+// prepare decides a resource's condition and resolves it for the wire. A
+// resource decided here (skipped, or failed before it could be sent) is a
+// local step: it is reported in order when its batch is flushed.
+func (x *executor) prepare(res *policy.Resource, pos int) *step {
+	st := &step{res: res, index: x.h.nextIndex(), pos: pos}
 	if err := x.renderName(res); err != nil {
-		return nil, x.failPrep(res, idx, err)
+		return x.localFailure(st, err)
 	}
 	ok, err := x.test(res.When)
 	if err != nil {
-		return nil, x.failPrep(res, idx, fmt.Errorf("%s: when: %w", res.Pos, err))
+		return x.localFailure(st, fmt.Errorf("%s: when: %w", res.Pos, err))
 	}
 	if !ok {
-		x.skip(res, idx)
-		return nil, true
+		st.local = &protocol.Result{Status: protocol.StatusSkipped, Msg: "condition false: " + res.When.Source()}
+		x.register(res, st.local) // later resources may read it at once
+		return st
 	}
-	wire, err := x.resolve(res, idx)
-	if err != nil {
-		return nil, x.failPrep(res, idx, err)
+	if st.wire, err = x.resolve(res, st.index); err != nil {
+		return x.localFailure(st, err)
 	}
-	return &step{res: res, index: idx, wire: wire}, true
+	return st
+}
+
+// localFailure records a resource that failed before reaching the worker:
+// a template, condition or file source that the policy got wrong.
+func (x *executor) localFailure(st *step, err error) *step {
+	x.h.notePolicyError(err)
+	st.local = &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
+	return st
 }
 
 // renderName renders a name given as T("..."); Expand hands each host its
@@ -130,7 +141,22 @@ func (x *executor) skip(res *policy.Resource, idx int) {
 	x.h.r.report(x.event(EvResult, res, idx, r))
 }
 
+// reportLocals reports the local steps from position from up to the next
+// step that went to the worker, so results appear in policy order.
+func (x *executor) reportLocals(steps []*step, from int) {
+	for i := from; i < len(steps) && steps[i].local != nil; i++ {
+		st := steps[i]
+		if st.local.Status == protocol.StatusSkipped {
+			x.h.count(st.local.Status, 0)
+			x.h.r.report(x.event(EvResult, st.res, st.index, st.local))
+			continue
+		}
+		x.finish(st.res, st.index, st.local)
+	}
+}
+
 func (x *executor) failPrep(res *policy.Resource, idx int, err error) bool {
+	x.h.notePolicyError(err)
 	r := &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
 	return x.finish(res, idx, r)
 }

@@ -14,32 +14,38 @@ import (
 func (x *executor) flush(ctx context.Context, batch *[]*step) bool {
 	steps := *batch
 	*batch = nil
-	if len(steps) == 0 || x.failed {
-		return !x.failed
+	if x.failed {
+		return false
 	}
 	req := protocol.RunRequest{Check: x.h.r.opts.Check, Diff: x.h.r.opts.Diff}
 	byID := make(map[int]*step, len(steps))
 	for _, st := range steps {
-		req.Resources = append(req.Resources, st.wire)
-		byID[st.index] = st
+		if st.local == nil {
+			req.Resources = append(req.Resources, st.wire)
+			byID[st.index] = st
+		}
+	}
+	x.reportLocals(steps, 0)
+	if len(req.Resources) == 0 {
+		return !x.failed
 	}
 	x.h.countCall()
 	stream, err := x.ws.sess.Open(ctx, protocol.MethodRun, req)
 	if err != nil {
-		return x.lost(steps[0], err)
+		return x.lostAny(byID, err)
 	}
 	defer stream.Close()
-	changedFacts, ok := x.receive(stream, byID)
+	changedFacts, ok := x.receive(stream, steps, byID)
 	if ok && changedFacts {
 		if err := x.h.refreshFacts(ctx, x.ws); err != nil {
-			return x.lost(steps[0], err)
+			return x.lostAny(byID, err)
 		}
 	}
 	return ok && !x.failed
 }
 
 // receive handles the frames of one run call until its reply.
-func (x *executor) receive(stream *protocol.Stream, byID map[int]*step) (changedFacts, ok bool) {
+func (x *executor) receive(stream *protocol.Stream, steps []*step, byID map[int]*step) (changedFacts, ok bool) {
 	for {
 		var f protocol.Frame
 		if err := stream.Recv(&f); err != nil {
@@ -60,6 +66,9 @@ func (x *executor) receive(stream *protocol.Stream, byID map[int]*step) (changed
 		}
 		if x.handle(st, f.Event) && changesFacts(st.res.Type) {
 			changedFacts = true
+		}
+		if st.done {
+			x.reportLocals(steps, st.pos+1)
 		}
 	}
 }
@@ -173,7 +182,7 @@ func (x *executor) register(res *policy.Resource, r *protocol.Result) {
 func registered(r *protocol.Result) map[string]any {
 	m := map[string]any{
 		"status": r.Status, "changed": r.Status == protocol.StatusChanged, "failed": r.Status == protocol.StatusFailed,
-		"skipped": r.Status == protocol.StatusSkipped, "rc": int64(r.RC), "stdout": r.Stdout, "stderr": r.Stderr,
+		"skipped": r.Status == protocol.StatusSkipped, "rc": int64(r.RC), "stdout": trimEOL(r.Stdout), "stderr": trimEOL(r.Stderr),
 		"stdout_lines": lines(r.Stdout), "msg": r.Msg, "actions": stringsAny(r.Actions),
 	}
 	if r.Data != nil {
@@ -181,6 +190,10 @@ func registered(r *protocol.Result) map[string]any {
 	}
 	return m
 }
+
+// trimEOL drops the final line ending, as Ansible does, so "{{ r.stdout }}"
+// is the text a person sees.
+func trimEOL(s string) string { return strings.TrimRight(s, "\r\n") }
 
 func lines(s string) []any {
 	s = strings.TrimRight(s, "\n")

@@ -20,13 +20,14 @@ type hostRun struct {
 	r   *runner
 	inv *inventory.Host
 
-	mu       sync.Mutex
-	sessions map[string]*workerSession // by connKey
-	vars     map[string]any            // Set and registered results, across roles
-	stats    HostStats
-	started  time.Time
-	dead     bool // failed or unreachable: later roles skip it
-	index    int
+	mu        sync.Mutex
+	sessions  map[string]*workerSession // by connKey
+	vars      map[string]any            // Set and registered results, across roles
+	stats     HostStats
+	started   time.Time
+	dead      bool  // failed or unreachable: later roles skip it
+	policyErr error // the first error that was the policy's fault
+	index     int
 }
 
 // workerSession is a connection to one worker process.
@@ -109,7 +110,7 @@ func (h *hostRun) session(ctx context.Context, role *policy.Role) (*workerSessio
 func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*workerSession, error) {
 	conn, err := h.r.dial(ctx, Target{Host: h.inv, Settings: s})
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", h.inv.Name, err)
+		return nil, err // transport errors name the host already
 	}
 	sess, err := protocol.Client(conn)
 	if err != nil {
@@ -216,6 +217,17 @@ func (h *hostRun) statsSnapshot() HostStats {
 		addTransportStats(&st, ws.conn)
 	}
 	return st
+}
+
+// notePolicyError keeps the first error that was the policy's fault (a
+// template, condition, variable or file source), which makes the run's
+// exit code say "fix the policy" rather than "a resource failed".
+func (h *hostRun) notePolicyError(err error) {
+	h.mu.Lock()
+	if h.policyErr == nil {
+		h.policyErr = err
+	}
+	h.mu.Unlock()
 }
 
 // countIgnored counts a failure that ignore_errors let pass.

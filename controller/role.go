@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/opsmop/opsmop/controller/transport"
 	"github.com/opsmop/opsmop/policy"
 	"github.com/opsmop/opsmop/protocol"
 )
@@ -35,11 +36,15 @@ func (h *hostRun) runRole(ctx context.Context, role *policy.Role) bool {
 	h.r.report(Event{Kind: EvHostStart, Host: h.inv.Name, Role: role.Name})
 	ws, err := h.session(ctx, role)
 	if err != nil {
-		h.fail(role, err, !isPolicyError(err))
+		if isPolicyError(err) {
+			h.notePolicyError(err)
+		}
+		h.fail(role, err, isUnreachable(err))
 		return false
 	}
 	x, err := h.prepareRole(ws, role)
 	if err != nil {
+		h.notePolicyError(err)
 		h.fail(role, err, false)
 		return false
 	}
@@ -142,6 +147,14 @@ func (h *hostRun) fail(role *policy.Role, err error, unreachable bool) {
 		kind = EvUnreachabl
 	}
 	h.r.report(Event{Kind: kind, Host: h.inv.Name, Role: role.Name, Status: protocol.StatusFailed, Error: err.Error()})
+}
+
+// isUnreachable tells a host we could not reach (network, SSH, host key)
+// from one we reached that refused us: a wrong sudo password is a failure
+// to fix on our side, as Ansible counts it, not an unreachable host.
+func isUnreachable(err error) bool {
+	var se *transport.SudoError
+	return !isPolicyError(err) && !errors.As(err, &se)
 }
 
 func isPolicyError(err error) bool {

@@ -56,6 +56,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	sum := r.summary(time.Since(start))
 	r.report(Event{Kind: EvRunDone, Check: opts.Check, Summary: sum})
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	if err := r.policyError(); err != nil {
+		return sum, err
+	}
 	if sum.Failed() {
 		return sum, ErrHostsFailed
 	}
@@ -214,6 +220,20 @@ func (r *runner) checkOpenFiles() error {
 	if need > r.opts.OpenFiles {
 		return policyErr("the fleet of %d hosts needs about %d open files, but the limit is %d: raise the hard limit (ulimit -Hn, or LimitNOFILE) or use --limit-hosts",
 			len(hosts), need, r.opts.OpenFiles)
+	}
+	return nil
+}
+
+// policyError returns the first host's policy error, in inventory order.
+func (r *runner) policyError() error {
+	for _, name := range r.order {
+		h := r.hosts[name]
+		h.mu.Lock()
+		err := h.policyErr
+		h.mu.Unlock()
+		if err != nil {
+			return &PolicyError{Err: fmt.Errorf("host %s: %w", name, err)}
+		}
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func TestResourceSemantics(t *testing.T) {
 			[]string{"stop=failed"}, nil},
 		{"debug prints variables", `[Set(x=5), Debug("x")]`, false,
 			[]string{"set=ok", "debug=ok"}, []string{"x = 5"}},
-		{"function when sees registered", `[Shell("echo hi", register="r"), Echo("seen", when=lambda host: host.vars["r"]["stdout"] == "hi\n")]`, false,
+		{"function when sees registered", `[Shell("echo hi", register="r"), Echo("seen", when=lambda host: host.vars["r"]["stdout"] == "hi")]`, false,
 			[]string{"shell echo hi=changed", "echo=ok"}, []string{"seen"}},
 	}
 	for _, tt := range tests {
@@ -244,8 +244,9 @@ func TestRuntimeTemplateErrorFailsResource(t *testing.T) {
 		"t.j2":        "line one\n{{ missing }}\n",
 	})
 	rec, _, err := runPolicy(t, path, false)
-	if !errors.Is(err, ErrHostsFailed) {
-		t.Fatalf("err = %v", err)
+	var pe *PolicyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `undefined variable "missing"`) {
+		t.Fatalf("err = %v, want a PolicyError: the policy is at fault", err)
 	}
 	res := rec.kind(EvResult)
 	if len(res) != 1 || !strings.Contains(res[0].Result.Msg, `template t.j2: line 2: undefined variable "missing"`) {
@@ -267,5 +268,23 @@ func TestStatFacts(t *testing.T) {
 	}
 	if got := rec.outputs(); !slices.Equal(got, []string{"True True 0644 False"}) {
 		t.Fatalf("outputs %q (dir %s)", got, dir)
+	}
+}
+
+// TestResultsInPolicyOrder: a skipped resource is reported after the
+// resources before it in its batch, not before they ran.
+func TestResultsInPolicyOrder(t *testing.T) {
+	_, path := writePolicy(t, map[string]string{"policy.star": `policy = Policy(roles=[Role('r', resources=[
+    Shell("true"), Shell("false", when=False), Shell("echo 1"), Shell("echo 2", when=False), Shell("echo 3")])])`})
+	rec, _, err := runPolicy(t, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []int
+	for _, e := range rec.kind(EvResult) {
+		idx = append(idx, e.Index)
+	}
+	if !slices.Equal(idx, []int{1, 2, 3, 4, 5}) {
+		t.Fatalf("result order %v", idx)
 	}
 }

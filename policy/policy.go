@@ -175,32 +175,57 @@ func evalBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 }
 
 // Validate expands every role for a placeholder host (named "validate",
-// with the policy variables and no facts) and returns every error found,
-// each positioned.
-func (p *Policy) Validate() error {
+// with the policy variables, then extra, and no facts) and returns every
+// error found, each positioned: expansion errors, signals naming no handler,
+// and from_file / from_template paths that cannot be served.
+func (p *Policy) Validate(extra map[string]any) error {
 	var errs []error
 	for _, r := range p.Roles {
-		h := Host{Name: "validate", Vars: copyTop(p.Variables), Facts: map[string]any{}}
-		x, err := r.Expand(h)
+		vars := copyTop(p.Variables)
+		for k, v := range extra {
+			vars[k] = v
+		}
+		x, err := r.Expand(Host{Name: "validate", Vars: vars, Facts: map[string]any{}})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		all := append([]*Resource(nil), x.Resources...)
-		for _, hd := range x.Handlers {
-			all = append(all, hd.Resources...)
-		}
-		names := map[string]bool{}
-		for _, hd := range x.Handlers {
-			names[hd.Name] = true
-		}
-		for _, res := range all {
-			for _, s := range res.Signals {
-				if !names[s] {
-					errs = append(errs, errorAt(res.Pos, "%s: signals %q, but role %q has no such handler", res.Type, s, r.Name))
-				}
-			}
-		}
+		errs = append(errs, p.validateExpanded(r, x)...)
 	}
 	return errors.Join(errs...)
+}
+
+func (p *Policy) validateExpanded(r *Role, x *Expanded) []error {
+	var errs []error
+	names := map[string]bool{}
+	all := append([]*Resource(nil), x.Resources...)
+	for _, hd := range x.Handlers {
+		names[hd.Name] = true
+		all = append(all, hd.Resources...)
+	}
+	for _, res := range all {
+		for _, s := range res.Signals {
+			if !names[s] {
+				errs = append(errs, errorAt(res.Pos, "%s: signals %q, but role %q has no such handler", res.Type, s, r.Name))
+			}
+		}
+		errs = append(errs, p.validateSources(res)...)
+	}
+	return errs
+}
+
+// validateSources checks literal from_file and from_template paths the way
+// a run will read them.
+func (p *Policy) validateSources(res *Resource) []error {
+	var errs []error
+	for _, k := range []string{"from_file", "from_template"} {
+		rel, ok := res.Params[k].(string)
+		if !ok {
+			continue
+		}
+		if _, err := p.ReadFile(rel); err != nil {
+			errs = append(errs, errorAt(res.Pos, "%s: %s: %v", res.Type, k, err))
+		}
+	}
+	return errs
 }

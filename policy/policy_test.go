@@ -62,7 +62,7 @@ func TestLoadFull(t *testing.T) {
 		ops.MaxFailPercentage == nil || *ops.MaxFailPercentage != 10 {
 		t.Errorf("ops push fields = sudo %v, keys %q, serial %q, mfp %v", ops.Sudo, ops.CheckHostKeys, ops.Serial, ops.MaxFailPercentage)
 	}
-	if err := p.Validate(); err != nil {
+	if err := p.Validate(nil); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
 }
@@ -345,7 +345,7 @@ func TestExpandErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writePolicy(t, tc.src)
 			p := mustLoad(t, path)
-			err := p.Validate()
+			err := p.Validate(nil)
 			if err == nil {
 				t.Fatal("Validate succeeded, want an error")
 			}
@@ -362,7 +362,7 @@ func TestValidateCollectsAll(t *testing.T) {
     Role("a", resources=lambda host: 1),
     Role("b", resources=lambda host: 2),
 ])`)
-	err := mustLoad(t, path).Validate()
+	err := mustLoad(t, path).Validate(nil)
 	if err == nil || strings.Count(err.Error(), "\n") != 1 || !strings.Contains(err.Error(), `role "a"`) || !strings.Contains(err.Error(), `role "b"`) {
 		t.Errorf("Validate = %v, want two errors", err)
 	}
@@ -455,7 +455,7 @@ func TestCommonParams(t *testing.T) {
 	if c.NameTemplate == nil || c.Name != "echo {{ x }}" {
 		t.Errorf("c = %+v", c)
 	}
-	if err := p.Validate(); err != nil {
+	if err := p.Validate(nil); err != nil {
 		t.Error(err)
 	}
 }

@@ -81,17 +81,17 @@ const (
 
 // Result is what one resource did (or, in check mode, would do).
 type Result struct {
-	Status  string         `msgpack:"status"`
-	Actions []string       `msgpack:"actions,omitempty"` // the plan
-	Changed bool           `msgpack:"changed"`
-	Failed  bool           `msgpack:"failed"`
-	RC      int            `msgpack:"rc"`
-	Stdout  string         `msgpack:"stdout,omitempty"`
-	Stderr  string         `msgpack:"stderr,omitempty"`
-	Cmd     string         `msgpack:"cmd,omitempty"`
-	Msg     string         `msgpack:"msg,omitempty"`
-	Diff    string         `msgpack:"diff,omitempty"`
-	Data    map[string]any `msgpack:"data,omitempty"`
+	Status  string         `msgpack:"status" json:"status"`
+	Actions []string       `msgpack:"actions,omitempty" json:"actions,omitempty"` // the plan
+	Changed bool           `msgpack:"changed" json:"changed"`
+	Failed  bool           `msgpack:"failed" json:"failed"`
+	RC      int            `msgpack:"rc" json:"rc"`
+	Stdout  string         `msgpack:"stdout,omitempty" json:"stdout,omitempty"`
+	Stderr  string         `msgpack:"stderr,omitempty" json:"stderr,omitempty"`
+	Cmd     string         `msgpack:"cmd,omitempty" json:"cmd,omitempty"`
+	Msg     string         `msgpack:"msg,omitempty" json:"msg,omitempty"`
+	Diff    string         `msgpack:"diff,omitempty" json:"diff,omitempty"`
+	Data    map[string]any `msgpack:"data,omitempty" json:"data,omitempty"`
 }
 
 // Event kinds streamed during a run call.

@@ -88,6 +88,9 @@ func closeOnCancel(ctx context.Context, conn net.Conn) {
 	}
 	go func() {
 		<-ctx.Done()
+		// Close only half-closes a yamux stream; the deadline is what
+		// wakes a Recv blocked on it.
+		conn.SetDeadline(time.Now())
 		conn.Close()
 	}()
 }

@@ -47,11 +47,17 @@ func runLocal(ctx context.Context, opts localOptions) error {
 		return err
 	}
 	copts.Reporter = opts.reporter(false)
-	return finishRun(controller.Run(ctx, copts))
+	copts.Dial = controller.DefaultDialer(workerLog(opts.Verbose))
+	sum, err := controller.Run(ctx, copts)
+	return finishRun(ctx, sum, err)
 }
 
-// finishRun turns a run's outcome into the error exitCode understands.
-func finishRun(sum *controller.Summary, err error) error {
+// finishRun turns a run's outcome into the error exitCode understands; an
+// interrupted run is an interruption, whatever failed because of it.
+func finishRun(ctx context.Context, sum *controller.Summary, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if errors.Is(err, controller.ErrHostsFailed) {
 		return &failedRunError{summary: sum}
 	}

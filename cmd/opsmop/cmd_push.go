@@ -49,6 +49,7 @@ func newPushApp() *cli.App {
 		Name: "opsmop-push", Usage: "run an OpsMop policy on many hosts over SSH",
 		ArgsUsage: "--check|--apply POLICY", Flags: pushFlags(), Action: pushAction,
 		HideHelpCommand: true, ExitErrHandler: func(*cli.Context, error) {}, OnUsageError: onUsageError,
+		DisableSliceFlagSeparator: true,
 	}
 }
 
@@ -89,7 +90,8 @@ func runPush(ctx context.Context, opts pushOptions) error {
 		defer c.Close() // the live view must leave the screen before an error
 	}
 	copts.Dial = controller.DefaultDialer(workerLog(opts.Verbose))
-	return finishRun(controller.Run(ctx, copts))
+	sum, err := controller.Run(ctx, copts)
+	return finishRun(ctx, sum, err)
 }
 
 // askIf prompts once on the terminal, without echo.

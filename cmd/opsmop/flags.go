@@ -23,13 +23,17 @@ type commonOptions struct {
 
 func commonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "variables of highest precedence: `k=v k2='a b'` or @file.json / @file.toml"},
+		extraVarsFlag(),
 		&cli.StringSliceFlag{Name: "tags", Usage: "run only resources with one of these tags (comma-separated)"},
 		&cli.StringSliceFlag{Name: "skip-tags", Usage: "skip resources with any of these tags"},
 		&cli.BoolFlag{Name: "diff", Usage: "show a unified diff of file content changes"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show command output and connection details"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON event per line instead of text"},
 	}
+}
+
+func extraVarsFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "variables of highest precedence: `k=v k2='a b'` or @file.json / @file.toml"}
 }
 
 func readCommon(c *cli.Context) (commonOptions, error) {

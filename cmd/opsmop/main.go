@@ -45,6 +45,9 @@ func newApp() *cli.App {
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
 		OnUsageError:    onUsageError,
+		// Values such as --extra-vars msg=a,b keep their commas; the list
+		// flags split commas themselves.
+		DisableSliceFlagSeparator: true,
 	}
 }
 
