@@ -47,8 +47,9 @@ type Event struct {
 
 // BatchInfo describes a rolling batch of hosts.
 type BatchInfo struct {
-	Number, Of int
-	Hosts      []string
+	Number int      `json:"number"`
+	Of     int      `json:"of"`
+	Hosts  []string `json:"hosts"`
 }
 
 // Reporter receives events. Calls come from many goroutines; a Reporter
