@@ -146,7 +146,7 @@ func (x *executor) override(res *policy.Resource, r *protocol.Result) error {
 			return fmt.Errorf("%s: changed_when: %w", res.Pos, err)
 		}
 		r.Changed = policy.Truthy(v)
-		r.Status = statusOf(r)
+		r.Status = r.StatusFromFlags()
 	}
 	if res.FailedWhen != "" {
 		v, err := policy.EvalExpr(res.FailedWhen, vars)
@@ -157,20 +157,11 @@ func (x *executor) override(res *policy.Resource, r *protocol.Result) error {
 		if r.Failed && r.Msg == "" {
 			r.Msg = "failed_when is true: " + res.FailedWhen
 		}
-		r.Status = statusOf(r)
+		r.Status = r.StatusFromFlags()
 	}
 	return nil
 }
 
-func statusOf(r *protocol.Result) string {
-	switch {
-	case r.Failed:
-		return protocol.StatusFailed
-	case r.Changed:
-		return protocol.StatusChanged
-	}
-	return protocol.StatusOK
-}
 
 func (x *executor) register(res *policy.Resource, r *protocol.Result) {
 	if res.Register != "" {

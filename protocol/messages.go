@@ -131,3 +131,14 @@ type FetchChunk struct {
 
 // FetchChunkSize keeps chunks small enough to interleave with other streams.
 const FetchChunkSize = 256 << 10
+
+// StatusFromFlags is the status that Failed and Changed imply.
+func (r *Result) StatusFromFlags() string {
+	switch {
+	case r.Failed:
+		return StatusFailed
+	case r.Changed:
+		return StatusChanged
+	}
+	return StatusOK
+}

@@ -260,7 +260,7 @@ func planApply(ctx context.Context, env *Env, rs Resource) *protocol.Result {
 	}
 	res.Actions = plan
 	res.Changed = len(plan) > 0
-	res.Status = statusOf(res)
+	res.Status = res.StatusFromFlags()
 	return res
 }
 
@@ -283,12 +283,3 @@ func merge(dst, src *protocol.Result) {
 	}
 }
 
-func statusOf(r *protocol.Result) string {
-	switch {
-	case r.Failed:
-		return protocol.StatusFailed
-	case r.Changed:
-		return protocol.StatusChanged
-	}
-	return protocol.StatusOK
-}
