@@ -176,6 +176,9 @@ func (t *TextReporter) summary(s *Summary) {
 	fmt.Fprintf(t.w, "%s %d resources (%d actions) on %s in %s\n", verb, res, act, plural(len(s.Hosts), "host"), s.Elapsed.Round(time.Millisecond))
 	if t.Push {
 		WriteRecap(t.w, s, t.Color)
+		if t.Verbose {
+			t.transfer(s)
+		}
 		return
 	}
 	if s.Aborted != "" {
@@ -194,4 +197,13 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// transfer shows what each host cost on the wire: how warm runs prove they
+// sent no worker.
+func (t *TextReporter) transfer(s *Summary) {
+	for _, h := range s.Hosts {
+		fmt.Fprintf(t.w, "%s: sent %d bytes (worker %d), %d round trips to start, %d calls\n",
+			h.Name, h.BytesSent, h.WorkerBytes, h.RoundTrips, h.Calls)
+	}
 }

@@ -179,3 +179,12 @@ func TestCanary(t *testing.T) {
 		})
 	}
 }
+
+func TestVerboseTextShowsTransfer(t *testing.T) {
+	var buf strings.Builder
+	rep := NewTextReporter(&buf, false, true, true)
+	rep.Report(Event{Kind: EvRunDone, Summary: &Summary{Hosts: []HostSummary{{Name: "web1", HostStats: HostStats{BytesSent: 345, WorkerBytes: 0, RoundTrips: 1, Calls: 2}}}}})
+	if !strings.Contains(buf.String(), "web1: sent 345 bytes (worker 0), 1 round trips to start, 2 calls") {
+		t.Fatalf("got:\n%s", buf.String())
+	}
+}
