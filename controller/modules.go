@@ -77,6 +77,10 @@ func runDebug(x *executor, res *policy.Resource, vars map[string]any) (*protocol
 		if !ok {
 			return nil, nil, fmt.Errorf("debug: undefined variable %q", n)
 		}
+		if secret(n) {
+			out = append(out, n+" = <hidden>")
+			continue
+		}
 		b, err := json.Marshal(v)
 		if err != nil {
 			b = fmt.Appendf(nil, "%v", v)
@@ -84,6 +88,13 @@ func runDebug(x *executor, res *policy.Resource, vars map[string]any) (*protocol
 		out = append(out, n+" = "+string(b))
 	}
 	return okResult(), out, nil
+}
+
+// secret tells variables whose values Debug must not print: passwords from
+// the inventory's magic variables or the user's own.
+func secret(name string) bool {
+	n := strings.ToLower(name)
+	return strings.Contains(n, "password") || strings.Contains(n, "secret") || strings.Contains(n, "token")
 }
 
 func runSet(x *executor, res *policy.Resource, vars map[string]any) (*protocol.Result, []string, error) {

@@ -156,6 +156,8 @@ func TestResourceSemantics(t *testing.T) {
 			[]string{"stop=failed"}, nil},
 		{"debug prints variables", `[Set(x=5), Debug("x")]`, false,
 			[]string{"set=ok", "debug=ok"}, []string{"x = 5"}},
+		{"debug hides passwords", `[Set(db_password="hunter2"), Debug("db_password")]`, false,
+			[]string{"set=ok", "debug=ok"}, []string{"db_password = <hidden>"}},
 		{"function when sees registered", `[Shell("echo hi", register="r"), Echo("seen", when=lambda host: host.vars["r"]["stdout"] == "hi")]`, false,
 			[]string{"shell echo hi=changed", "echo=ok"}, []string{"seen"}},
 	}
