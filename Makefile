@@ -35,7 +35,18 @@ unit:
 
 bench: build
 	@if [ "$$(id -u)" = 0 ]; then bash e2e/setup.sh; fi
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./e2e/... $(BENCHFLAGS)
+	BENCH_HOSTS='$(BENCH_HOSTS)' BENCH_RTT='$(BENCH_RTT)' BENCH_REPEAT='$(BENCH_REPEAT)' \
+		$(GO) test -run '^$$' -bench '$(or $(BENCH),^BenchmarkPush$$)' -benchtime 1x -timeout 60m ./e2e/bench $(BENCHFLAGS)
+
+bench-ansible: build
+	@if [ "$$(id -u)" = 0 ]; then bash e2e/setup.sh; fi
+	@command -v ansible-playbook >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" != 0 ]; then echo "bench-ansible: ansible-playbook missing; run as root to install Debian's ansible-core" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends ansible-core >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ansible-core >/dev/null; }; }
+	BENCH_HOSTS='$(BENCH_HOSTS)' BENCH_RTT='$(BENCH_RTT)' BENCH_REPEAT='$(BENCH_REPEAT)' \
+		$(GO) test -run '^$$' -bench '^BenchmarkAnsible$$' -benchtime 1x -timeout 30m ./e2e/bench $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)
