@@ -30,6 +30,10 @@ type sudoSpec struct {
 func bootScript(hashes map[string]string) string {
 	var b strings.Builder
 	b.WriteString("set -u\numask 077\n")
+	// openssl uses the CPU's SHA instructions: several times faster than
+	// coreutils' sha256sum, which matters since every start hashes the
+	// cached worker. sha256sum is the fallback where openssl is missing.
+	b.WriteString("if command -v openssl >/dev/null 2>&1; then sha() { openssl dgst -sha256 -r \"$1\"; }; else sha() { sha256sum \"$1\"; }; fi\n")
 	b.WriteString("case `uname -m` in\n")
 	arches := make([]string, 0, len(hashes))
 	for a := range hashes {
@@ -46,14 +50,14 @@ func bootScript(hashes map[string]string) string {
 	b.WriteString("*) echo \"" + lineArch + " `uname -m`\"; exit 90 ;;\nesac\n")
 	b.WriteString(`d=$HOME/.cache/opsmop
 b=$d/opsmop-$h
-if [ -x "$b" ]; then s=` + "`sha256sum \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi
+if [ -x "$b" ]; then s=` + "`sha \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi
 if [ ! -x "$b" ]; then
 mkdir -p "$d" && chmod 700 "$d" || { echo "` + lineErr + ` cannot create $d"; exit 91; }
 t=$d/.opsmop-$h.$$
 echo "` + lineNeed + ` $h"
 read n || exit 92
 head -c "$n" | gunzip >"$t"
-s=` + "`sha256sum \"$t\"`" + `
+s=` + "`sha \"$t\"`" + `
 if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum mismatch for $b (received ${s%% *})"; exit 93; fi
 chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
 fi

@@ -80,8 +80,14 @@ func TestShellQuote(t *testing.T) {
 // with the login shell, with HOME pointing at home.
 func runScript(t *testing.T, home string, bins *binarySet) (*conn, error) {
 	t.Helper()
+	return runScriptPath(t, home, bins, os.Getenv("PATH"))
+}
+
+// runScriptPath is runScript with the given PATH.
+func runScriptPath(t *testing.T, home string, bins *binarySet, path string) (*conn, error) {
+	t.Helper()
 	cmd := remoteCommand(bins.hashes(), sudoSpec{})
-	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	env := []string{"HOME=" + home, "PATH=" + path}
 	var log bytes.Buffer
 	lp, err := startLocal("testhost", []string{"/bin/sh", "-c", cmd}, env, &log)
 	if err != nil {
@@ -239,6 +245,47 @@ func TestScriptReplacesTamperedCache(t *testing.T) {
 		t.Errorf("stats = %+v, want the binary sent again", st)
 	}
 	if h := handshake(t, c); h.BuildHash != want {
+		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
+	}
+}
+
+// TestScriptWithoutOpenSSL: hosts without openssl verify with sha256sum,
+// on upload and on every warm start.
+func TestScriptWithoutOpenSSL(t *testing.T) {
+	path := t.TempDir()
+	for _, tool := range []string{"sh", "uname", "mkdir", "chmod", "head", "gunzip", "gzip", "sha256sum", "mv", "rm", "cat"} {
+		full, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatalf("test needs %s: %v", tool, err)
+		}
+		if err := os.Symlink(full, filepath.Join(path, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bins.byArch[runtime.GOARCH].sha256
+	cold, err := runScriptPath(t, home, bins, path)
+	if err != nil {
+		t.Fatalf("cold start without openssl: %v", err)
+	}
+	handshake(t, cold)
+	cold.Close()
+	cached := filepath.Join(home, ".cache", "opsmop", "opsmop-"+want)
+	if err := os.WriteFile(cached, []byte("#!/bin/sh\necho pwned\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	again, err := runScriptPath(t, home, bins, path)
+	if err != nil {
+		t.Fatalf("start with a tampered cache: %v", err)
+	}
+	if st := again.Stats(); st.WorkerCached {
+		t.Errorf("tampered binary taken as cached: %+v", st)
+	}
+	if h := handshake(t, again); h.BuildHash != want {
 		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
 	}
 }
