@@ -162,7 +162,6 @@ func (x *executor) override(res *policy.Resource, r *protocol.Result) error {
 	return nil
 }
 
-
 func (x *executor) register(res *policy.Resource, r *protocol.Result) {
 	if res.Register != "" {
 		x.h.setVar(res.Register, registered(r))

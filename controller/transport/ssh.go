@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -110,6 +111,11 @@ func connect(ctx context.Context, s ConnSettings, opts SSHOptions) (*ssh.Client,
 	}
 	cfg.Auth = authMethods(s)
 
+	release, err := acquireHandshake(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	addr := net.JoinHostPort(s.Address, strconv.Itoa(port))
@@ -122,9 +128,22 @@ func connect(ctx context.Context, s ConnSettings, opts SSHOptions) (*ssh.Client,
 	if dl, ok := ctx.Deadline(); ok {
 		tcp.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { tcp.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		tcp.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	sc, chans, reqs, err := ssh.NewClientConn(tcp, addr, cfg)
-	stop()
+	if !stop() {
+		// The watcher ran, perhaps just after the handshake finished: its
+		// past deadline would break the connection later, so it is a
+		// timeout now.
+		<-fired
+		if err == nil {
+			sc.Close()
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
 		tcp.Close()
 		if ctx.Err() != nil {
@@ -134,6 +153,21 @@ func connect(ctx context.Context, s ConnSettings, opts SSHOptions) (*ssh.Client,
 	}
 	tcp.SetDeadline(time.Time{})
 	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// handshakeSlots bounds the SSH handshakes in progress. Key exchange is
+// CPU work on both ends; hundreds at once on a small controller make each
+// one slow enough to hit its timeout, while a bounded number finish quickly
+// and the rest wait their turn before their timeout starts.
+var handshakeSlots = make(chan struct{}, 32*runtime.NumCPU())
+
+func acquireHandshake(ctx context.Context) (release func(), err error) {
+	select {
+	case handshakeSlots <- struct{}{}:
+		return func() { <-handshakeSlots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to connect: %w", ctx.Err())
+	}
 }
 
 func currentUser() string {
