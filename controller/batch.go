@@ -67,6 +67,9 @@ func (r *runner) runBatch(ctx context.Context, role *policy.Role, batch []*inven
 				failed++
 				mu.Unlock()
 			}
+			if r.lastRole[h.Name] == role {
+				hr.close() // done with this host: free its connection now
+			}
 		}()
 	}
 	wg.Wait()

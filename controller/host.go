@@ -180,6 +180,7 @@ func (h *hostRun) close() {
 	defer h.mu.Unlock()
 	for k, ws := range h.sessions {
 		ws.close()
+		addTransportStats(&h.stats, ws.conn) // keep its counts for the summary
 		delete(h.sessions, k)
 	}
 }

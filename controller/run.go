@@ -76,11 +76,13 @@ type runner struct {
 	dial    Dialer
 	rep     Reporter
 
-	mu      sync.Mutex
-	hosts   map[string]*hostRun
-	order   []string
-	files   map[string][]byte
-	aborted string
+	mu    sync.Mutex
+	hosts map[string]*hostRun
+	order []string
+	files map[string][]byte
+	// lastRole is the last role each host runs; its connection closes after it.
+	lastRole map[string]*policy.Role
+	aborted  string
 }
 
 func newRunner(p *policy.Policy, opts Options) *runner {
@@ -103,7 +105,7 @@ func (r *runner) report(e Event) {
 }
 
 func (r *runner) runRoles(ctx context.Context) error {
-	if err := r.checkOpenFiles(); err != nil {
+	if err := r.planHosts(); err != nil {
 		return err
 	}
 	for _, role := range r.policy.Roles {
@@ -201,25 +203,32 @@ func (r *runner) readFile(rel string) ([]byte, error) {
 // headroom for the local-worker pipes and files being read.
 const filesPerHost, filesReserved = 1, 64
 
-// checkOpenFiles refuses a fleet that cannot fit the open-file limit.
-func (r *runner) checkOpenFiles() error {
-	if r.opts.OpenFiles <= 0 || !r.opts.Push {
-		return nil
-	}
-	hosts := map[string]bool{}
+// planHosts finds each host's last role, so that its connection closes as
+// soon as it is done rather than when the whole fleet is, and refuses a
+// fleet that cannot fit the open-file limit.
+func (r *runner) planHosts() error {
+	r.lastRole = map[string]*policy.Role{}
 	for _, role := range r.policy.Roles {
 		targets, err := r.targets(role)
 		if err != nil {
 			return err
 		}
 		for _, h := range targets {
-			hosts[h.Name] = true
+			r.lastRole[h.Name] = role
 		}
 	}
-	need := len(hosts)*filesPerHost + filesReserved
+	return r.checkOpenFiles(len(r.lastRole))
+}
+
+// checkOpenFiles refuses a fleet that cannot fit the open-file limit.
+func (r *runner) checkOpenFiles(hosts int) error {
+	if r.opts.OpenFiles <= 0 || !r.opts.Push {
+		return nil
+	}
+	need := hosts*filesPerHost + filesReserved
 	if need > r.opts.OpenFiles {
 		return policyErr("the fleet of %d hosts needs about %d open files, but the limit is %d: raise the hard limit (ulimit -Hn, or LimitNOFILE) or use --limit-hosts",
-			len(hosts), need, r.opts.OpenFiles)
+			hosts, need, r.opts.OpenFiles)
 	}
 	return nil
 }
