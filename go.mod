@@ -15,6 +15,8 @@ require (
 	golang.org/x/term v0.48.0
 )
 
+require github.com/klauspost/compress v1.20.4
+
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/VividCortex/ewma v1.2.0 // indirect

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/opsmop/opsmop/internal/buildinfo"
 )
 
@@ -50,6 +52,10 @@ type workerBinary struct {
 	gzOnce sync.Once
 	gz     []byte
 	gzErr  error
+
+	zstOnce sync.Once
+	zst     []byte
+	zstErr  error
 }
 
 var (
@@ -73,11 +79,35 @@ func loadBinary(path string) (*workerBinary, error) {
 	return b, nil
 }
 
-// compressed returns the gzip of the binary, computed on first use only:
-// warm runs never pay for it.
-func (b *workerBinary) compressed() ([]byte, error) {
+// compressed returns the binary compressed with codec ("zstd" or "gzip"),
+// computed on first use only: warm runs never pay for it.
+func (b *workerBinary) compressed(codec string) ([]byte, error) {
+	if codec == codecZstd {
+		b.zstOnce.Do(func() { b.zst, b.zstErr = zstdFile(b.path) })
+		return b.zst, b.zstErr
+	}
 	b.gzOnce.Do(func() { b.gz, b.gzErr = gzipFile(b.path) })
 	return b.gz, b.gzErr
+}
+
+// The codecs a host can ask for. zstd decompresses about ten times faster
+// than gzip, which is most of a cold start's host CPU; gzip is everywhere.
+const (
+	codecZstd = "zstd"
+	codecGzip = "gzip"
+)
+
+func zstdFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open worker binary: %w", err)
+	}
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		return nil, err
+	}
+	defer zw.Close()
+	return zw.EncodeAll(data, nil), nil
 }
 
 func gzipFile(path string) ([]byte, error) {

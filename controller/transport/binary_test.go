@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func TestCompressedOncePerBinary(t *testing.T) {
@@ -20,27 +22,58 @@ func TestCompressedOncePerBinary(t *testing.T) {
 	if again != b {
 		t.Error("loadBinary hashed the same file twice")
 	}
-	gz1, err := b.compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	gz2, _ := b.compressed()
-	if &gz1[0] != &gz2[0] {
-		t.Error("binary compressed twice")
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, _ := os.ReadFile(fakeWorker)
-	if !bytes.Equal(plain, want) {
-		t.Error("gzip does not round-trip to the binary")
+	decoders := map[string]func([]byte) ([]byte, error){
+		codecGzip: func(z []byte) ([]byte, error) {
+			zr, err := gzip.NewReader(bytes.NewReader(z))
+			if err != nil {
+				return nil, err
+			}
+			return io.ReadAll(zr)
+		},
+		codecZstd: func(z []byte) ([]byte, error) {
+			zr, err := zstd.NewReader(nil)
+			if err != nil {
+				return nil, err
+			}
+			defer zr.Close()
+			return zr.DecodeAll(z, nil)
+		},
 	}
-	t.Logf("worker %d bytes, gzip %d bytes", len(want), len(gz1))
+	for codec, decode := range decoders {
+		t.Run(codec, func(t *testing.T) {
+			z1, err := b.compressed(codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z2, _ := b.compressed(codec)
+			if &z1[0] != &z2[0] {
+				t.Error("binary compressed twice")
+			}
+			plain, err := decode(z1)
+			if err != nil || !bytes.Equal(plain, want) {
+				t.Fatalf("%s does not round-trip to the binary: %v", codec, err)
+			}
+			t.Logf("worker %d bytes, %s %d bytes", len(want), codec, len(z1))
+		})
+	}
+}
+
+func TestNeedArgs(t *testing.T) {
+	tests := []struct{ arg, sha, codec string }{
+		{"abc zstd", "abc", codecZstd},
+		{"abc gzip", "abc", codecGzip},
+		{"abc", "abc", codecGzip},
+		{" abc  ", "abc", codecGzip},
+		{"abc lzma", "abc", codecGzip},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			if sha, codec := needArgs(tt.arg); sha != tt.sha || codec != tt.codec {
+				t.Fatalf("needArgs(%q) = %q, %q", tt.arg, sha, codec)
+			}
+		})
+	}
 }
 
 func TestDefaultBinaries(t *testing.T) {

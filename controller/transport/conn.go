@@ -157,12 +157,13 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 			}
 			c.stats.RoundTrips++
 		case actSendBinary:
-			b := bins.bySHA(act.arg)
+			sha, codec := needArgs(act.arg)
+			b := bins.bySHA(sha)
 			if b == nil {
 				p.kill()
-				return nil, &BootstrapError{Host: p.host, Msg: "host asked for unknown worker " + act.arg}
+				return nil, &BootstrapError{Host: p.host, Msg: "host asked for unknown worker " + sha}
 			}
-			gz, err := b.compressed()
+			gz, err := b.compressed(codec)
 			if err != nil {
 				p.kill()
 				return nil, err
@@ -310,4 +311,14 @@ func logLine(w io.Writer, host, line string) {
 	logMu.Lock()
 	defer logMu.Unlock()
 	fmt.Fprintf(w, "%s: %s\n", host, line)
+}
+
+// needArgs splits a NEED line's "<sha256> [codec]"; a host that names no
+// codec gets gzip.
+func needArgs(arg string) (sha, codec string) {
+	sha, codec, _ = strings.Cut(strings.TrimSpace(arg), " ")
+	if codec != codecZstd {
+		codec = codecGzip
+	}
+	return sha, codec
 }

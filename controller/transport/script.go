@@ -54,9 +54,10 @@ if [ -x "$b" ]; then s=` + "`sha \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$
 if [ ! -x "$b" ]; then
 mkdir -p "$d" && chmod 700 "$d" || { echo "` + lineErr + ` cannot create $d"; exit 91; }
 t=$d/.opsmop-$h.$$
-echo "` + lineNeed + ` $h"
+if command -v zstd >/dev/null 2>&1; then z=zstd; else z=gzip; fi
+echo "` + lineNeed + ` $h $z"
 read n || exit 92
-head -c "$n" | gunzip >"$t"
+head -c "$n" | $z -dc >"$t"
 s=` + "`sha \"$t\"`" + `
 if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum mismatch for $b (received ${s%% *})"; exit 93; fi
 chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
