@@ -282,4 +282,3 @@ func merge(dst, src *protocol.Result) {
 		dst.Cmd = keep.Cmd
 	}
 }
-
