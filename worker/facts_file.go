@@ -1,16 +1,15 @@
 package worker
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
 	"strconv"
 	"syscall"
+
+	"github.com/opsmop/opsmop/internal/buildinfo"
 )
 
 // FileFacts answers the file tests templates and conditions ask about path:
@@ -44,7 +43,7 @@ func FileFacts(path string) (map[string]any, error) {
 		out["group"] = groupName(sys.Gid)
 	}
 	if st.Mode().IsRegular() {
-		sum, err := fileSHA256(path)
+		sum, err := buildinfo.FileHash(path)
 		if err != nil {
 			return nil, fmt.Errorf("file facts: %w", err)
 		}
@@ -82,17 +81,4 @@ func groupName(gid uint32) string {
 		return g.Name
 	}
 	return id
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,15 +2,14 @@ package bench
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/opsmop/opsmop/internal/buildinfo"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -114,22 +113,9 @@ func sshRun(ctx context.Context, addr string, cfg *ssh.ClientConfig, command str
 // gather facts (`opsmop facts`), without the bootstrap script or the RPC
 // channel. It needs a warm worker cache.
 func runWorkerProbe(ctx context.Context, bd *bed) floorResult {
-	sum, err := fileSHA256(bd.bin)
+	sum, err := buildinfo.FileHash(bd.bin)
 	if err != nil {
 		return floorResult{Err: err}
 	}
 	return runEverywhere(ctx, bd, "sudo -n "+workerCache+"/opsmop-"+sum+" facts >/dev/null")
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

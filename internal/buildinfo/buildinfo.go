@@ -34,18 +34,19 @@ func executable() string {
 	return p
 }
 
-// FileHash returns the hex sha256 of the file at path.
+// FileHash returns the hex sha256 of the file at path: the one sha256 of a
+// file the worker, the transport and the benchmarks share.
 func FileHash(path string) (string, error) { return fileHash(path) }
 
 func fileHash(path string) (string, error) {
 	f, e := os.Open(path)
 	if e != nil {
-		return "", fmt.Errorf("hash executable: %w", e)
+		return "", fmt.Errorf("hash %s: %w", path, e)
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, e := io.Copy(h, f); e != nil {
-		return "", fmt.Errorf("hash executable %s: %w", path, e)
+		return "", fmt.Errorf("hash %s: %w", path, e)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
