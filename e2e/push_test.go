@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -506,4 +507,39 @@ func TestPushLimitHostsAndForks(t *testing.T) {
 			t.Errorf("%s: changed %d, want %d", h.Name, got.Changed, wantChanged)
 		}
 	}
+}
+
+// TestPushLocalConnection mixes an SSH host with one whose inventory says
+// opsmop_connection=local: that one runs its worker as a child process of
+// the controller, without SSH, and both are applied.
+func TestPushLocalConnection(t *testing.T) {
+	e := newPushEnv(t, fleet.Options{Hosts: 1})
+	localRoot := t.TempDir()
+	extra := fmt.Sprintf("here = %q\n", "opsmop_connection=local root="+localRoot)
+	inv := strings.Replace(e.inventory(""), "[groups.web.hosts]\n", "[groups.web.hosts]\n"+extra, 1)
+	e.writePolicyFile("inv.toml", inv)
+
+	r := e.push("--apply", "simple.star")
+	r.logSummary(t, "apply to an SSH host and a local one")
+	r.mustExit(t, 0)
+	if got := readFileOr(t, filepath.Join(localRoot, "hello")); got != "hi here\n" {
+		t.Errorf("local host: hello = %q", got)
+	}
+	if got := readHostFile(t, e.f.Hosts[0], "hello"); got != "hi host0\n" {
+		t.Errorf("host0: hello = %q", got)
+	}
+	// "here" resolves to no address and runs no sshd: applied at all, it
+	// was reached without SSH, and the local worker is never uploaded.
+	if h := r.host(t, "here"); h.WorkerBytes != 0 {
+		t.Errorf("local host was sent a worker: %+v", h)
+	}
+}
+
+func readFileOr(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
