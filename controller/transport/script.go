@@ -24,7 +24,9 @@ type sudoSpec struct {
 	Prompt   string
 }
 
-// bootScript is the sh script that runs on the host. It is sent whole in
+// bootScript is the sh script that runs on the host. A cold start also
+// clears out what earlier builds left in the cache more than a week ago, so
+// the cache does not grow by a worker per release forever. It is sent whole in
 // the exec request, so a warm start is a single exchange. It must not
 // contain a single quote (it is quoted with them).
 func bootScript(hashes map[string]string) string {
@@ -61,6 +63,7 @@ head -c "$n" | $z -dc >"$t"
 s=` + "`sha \"$t\"`" + `
 if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum mismatch for $b (received ${s%% *})"; exit 93; fi
 chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
+find "$d" -maxdepth 1 -type f ! -name "opsmop-$h" \( -name "opsmop-*" -o -name ".opsmop-*" -o -name "worker-*.log" \) -mtime +7 -exec rm -f {} + 2>/dev/null
 fi
 echo ` + lineReady + `
 exec "$b" worker

@@ -289,3 +289,42 @@ func TestScriptWithoutOpenSSL(t *testing.T) {
 		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
 	}
 }
+
+// TestScriptClearsOldCache: a cold start removes other builds and logs
+// older than a week, and keeps recent ones.
+func TestScriptClearsOldCache(t *testing.T) {
+	home := t.TempDir()
+	cache := filepath.Join(home, ".cache", "opsmop")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	files := map[string]bool{ // name → should survive
+		"opsmop-0000old": false, "worker-12.log": false, ".opsmop-0000old.77": false,
+		"opsmop-1111new": true, "unrelated.txt": true,
+	}
+	for name, keep := range files {
+		p := filepath.Join(cache, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if !keep || name == "unrelated.txt" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runScript(t, home, bins)
+	if err != nil {
+		t.Fatalf("cold start: %v", err)
+	}
+	handshake(t, c)
+	for name, keep := range files {
+		_, err := os.Stat(filepath.Join(cache, name))
+		if (err == nil) != keep {
+			t.Errorf("%s: present=%v, want %v", name, err == nil, keep)
+		}
+	}
+}
