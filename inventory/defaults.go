@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/BurntSushi/toml"
 )
 
 // Defaults are the connection settings of a defaults file:
@@ -71,14 +69,9 @@ func LoadDefaultsFrom(paths ...string) (*Defaults, error) {
 }
 
 func parseDefaults(file, src string) (*Defaults, error) {
-	var doc map[string]any
-	md, err := toml.Decode(src, &doc)
+	doc, md, err := decodeTOML(file, src)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &FileError{File: file, Line: pe.Position.Line, Err: errors.New(pe.Message)}
-		}
-		return nil, &FileError{File: file, Err: err}
+		return nil, err
 	}
 	p := &tomlParser{file: file, src: src, md: md}
 	d := &Defaults{Path: file}

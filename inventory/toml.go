@@ -45,15 +45,25 @@ type tomlParser struct {
 	hostOrder []string
 }
 
-func parseTOML(file, src string) (*Inventory, error) {
+// decodeTOML decodes src, turning a syntax error into a FileError at the
+// parser's line.
+func decodeTOML(file, src string) (map[string]any, toml.MetaData, error) {
 	var doc map[string]any
 	md, err := toml.Decode(src, &doc)
+	if err == nil {
+		return doc, md, nil
+	}
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return nil, md, &FileError{File: file, Line: pe.Position.Line, Err: errors.New(pe.Message)}
+	}
+	return nil, md, &FileError{File: file, Err: err}
+}
+
+func parseTOML(file, src string) (*Inventory, error) {
+	doc, md, err := decodeTOML(file, src)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &FileError{File: file, Line: pe.Position.Line, Err: errors.New(pe.Message)}
-		}
-		return nil, &FileError{File: file, Err: err}
+		return nil, err
 	}
 	p := &tomlParser{
 		file: file, src: src, md: md,
