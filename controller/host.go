@@ -58,7 +58,7 @@ func DefaultDialer(log io.Writer) Dialer {
 		if s.Connection == "local" {
 			return transport.DialLocal(ctx, transport.LocalOptions{Sudo: s.Sudo, SudoUser: s.SudoUser, SudoPassword: s.SudoPassword, Log: log})
 		}
-		return transport.DialSSH(ctx, s, transport.SSHOptions{Log: log})
+		return transport.DialSSH(ctx, s, transport.SSHOptions{Log: log, Keepalive: s.Keepalive})
 	}
 }
 

@@ -19,10 +19,28 @@ import (
 	"github.com/opsmop/opsmop/e2e/fleet"
 )
 
-// TestPushConnectionReset puts Toxiproxy in front of host1's sshd and
-// resets the connection while host1 runs a command: host1 is reported
-// failed, host0 finishes, and the run ends instead of hanging.
-func TestPushConnectionReset(t *testing.T) {
+// TestPushConnectionFaults puts Toxiproxy in front of host1's sshd and
+// breaks the connection while host1 runs a command: reset, or stalled (no
+// byte gets through, the connection stays open). Either way host1 is
+// reported failed, host0 finishes, and the run ends instead of hanging:
+// a stall is caught by the SSH keepalives (opsmop_ssh_keepalive=1).
+func TestPushConnectionFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		toxics []string
+	}{
+		{"reset", []string{`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`}},
+		{"stall", []string{
+			`{"name":"stall_up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`,
+			`{"name":"stall_down","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { connectionFault(t, tt.toxics) })
+	}
+}
+
+func connectionFault(t *testing.T, toxics []string) {
 	e := newPushEnv(t, fleet.Options{Hosts: 2})
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	proxy := toxiproxy.NewProxy(srv, "host1-ssh", "127.0.0.1:0", e.f.Hosts[1].HostPort())
@@ -36,7 +54,7 @@ func TestPushConnectionReset(t *testing.T) {
 	for i, h := range e.f.Hosts {
 		line := conn(h)
 		if i == 1 {
-			line = strings.Replace(line, "opsmop_host="+h.Addr, "opsmop_host="+proxy.Listen, 1)
+			line = strings.Replace(line, "opsmop_host="+h.Addr, "opsmop_host="+proxy.Listen, 1) + " opsmop_ssh_keepalive=1"
 			kh.WriteString(knownHostsLine(t, h, proxy.Listen))
 		}
 		fmt.Fprintf(&inv, "%s = %q\n", h.Name, line)
@@ -64,11 +82,12 @@ func TestPushConnectionReset(t *testing.T) {
 		}
 		events = append(events, ev)
 		if ev.Kind == "resource_start" && ev.Host == "host1" {
-			reset := `{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`
-			if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(reset)); err != nil {
-				t.Fatalf("add reset toxic: %v", err)
+			for _, tx := range toxics {
+				if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(tx)); err != nil {
+					t.Fatalf("add toxic %s: %v", tx, err)
+				}
 			}
-			t.Logf("connection to host1 reset %v into the run", time.Since(start).Round(time.Millisecond))
+			t.Logf("connection to host1 broken %v into the run", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	err = cmd.Wait()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Credential is a user name and an optional password, as a role's ssh_as
@@ -50,7 +51,11 @@ type ConnSettings struct {
 	SudoPassword  *string
 	CheckHostKeys string // "true" (default), "false", "accept-new"
 	IdentityFiles []string
-	Connection    string // "ssh" (default) or "local"
+	// Keepalive is the interval of SSH keepalives (opsmop_ssh_keepalive,
+	// in seconds); 0 is the transport's default. Three unanswered ones
+	// end the connection: how fast a stalled host is given up on.
+	Keepalive  time.Duration
+	Connection string // "ssh" (default) or "local"
 	// Sources says where each field came from, for --verbose: keys are
 	// the field names listed in SourceFields, values are "role",
 	// "inventory opsmop_port", a defaults file's path or "default".
@@ -58,7 +63,7 @@ type ConnSettings struct {
 }
 
 // SourceFields are the keys of ConnSettings.Sources, in display order.
-var SourceFields = []string{"address", "port", "user", "password", "sudo", "sudo_user", "sudo_password", "check_host_keys", "identity_files", "connection"}
+var SourceFields = []string{"address", "port", "user", "password", "sudo", "sudo_user", "sudo_password", "check_host_keys", "identity_files", "connection", "keepalive"}
 
 // Key identifies the connection the settings describe, so that roles with
 // the same settings can share a worker: ConnSettings holds a slice and a
@@ -86,7 +91,7 @@ func Resolve(h *Host, role RoleConn, d *Defaults) (ConnSettings, error) {
 		d = &Defaults{}
 	}
 	r := resolver{h: h, d: d, s: ConnSettings{Name: h.Name, Sources: map[string]string{}}}
-	steps := []func() error{r.address, r.user, r.sudo, r.checkHostKeys, r.identityFiles, r.connection}
+	steps := []func() error{r.address, r.user, r.sudo, r.checkHostKeys, r.identityFiles, r.connection, r.keepalive}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return ConnSettings{}, fmt.Errorf("host %q: %w", h.Name, err)
@@ -407,3 +412,30 @@ func expandHomes(files []string) []string {
 }
 
 func ptr(s string) *string { return &s }
+
+// keepalive reads opsmop_ssh_keepalive: whole seconds, at least 1.
+func (r *resolver) keepalive() error {
+	v, ok := r.h.Vars["opsmop_ssh_keepalive"]
+	if !ok {
+		r.set("keepalive", "default")
+		return nil
+	}
+	var n int64
+	switch t := v.(type) {
+	case int64:
+		n = t
+	case string:
+		var err error
+		if n, err = strconv.ParseInt(t, 10, 32); err != nil {
+			return fmt.Errorf("opsmop_ssh_keepalive: %q is not a number of seconds", t)
+		}
+	default:
+		return fmt.Errorf("opsmop_ssh_keepalive: want a number of seconds, got %s", typeName(v))
+	}
+	if n < 1 {
+		return fmt.Errorf("opsmop_ssh_keepalive: want at least 1 second, got %d", n)
+	}
+	r.s.Keepalive = time.Duration(n) * time.Second
+	r.set("keepalive", "inventory opsmop_ssh_keepalive")
+	return nil
+}

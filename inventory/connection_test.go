@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func sp(s string) *string { return &s }
@@ -71,7 +72,7 @@ func TestResolvePrecedence(t *testing.T) {
 			want: ConnSettings{Name: "web1", Address: "web1", Port: 22, User: "d-user", Password: sp("d-pw"),
 				Sudo: true, SudoUser: "d-sudo", SudoPassword: sp("d-sudo-pw"), CheckHostKeys: "accept-new",
 				IdentityFiles: []string{"/keys/d"}, Connection: "ssh",
-				Sources: map[string]string{
+				Sources: map[string]string{"keepalive": "default",
 					"address": "default", "port": "default", "connection": "default",
 					"user": "/home/u/.opsmop/defaults.toml", "password": "/home/u/.opsmop/defaults.toml",
 					"sudo": "/home/u/.opsmop/defaults.toml", "sudo_user": "/home/u/.opsmop/defaults.toml",
@@ -86,7 +87,7 @@ func TestResolvePrecedence(t *testing.T) {
 			want: ConnSettings{Name: "web1", Address: "10.0.0.5", Port: 2222, User: "i-user", Password: sp("i-pw"),
 				Sudo: true, SudoUser: "i-sudo", SudoPassword: sp("i-sudo-pw"), CheckHostKeys: "false",
 				IdentityFiles: []string{"/keys/i"}, Connection: "local",
-				Sources: map[string]string{
+				Sources: map[string]string{"keepalive": "default",
 					"address": "inventory opsmop_host", "port": "inventory opsmop_port",
 					"user": "inventory opsmop_ssh_username", "password": "inventory opsmop_ssh_password",
 					"sudo": "/home/u/.opsmop/defaults.toml", "sudo_user": "inventory opsmop_sudo_username",
@@ -102,7 +103,7 @@ func TestResolvePrecedence(t *testing.T) {
 			want: ConnSettings{Name: "web1", Address: "10.0.0.5", Port: 2222, User: "r-user", Password: sp("r-pw"),
 				Sudo: false, SudoUser: "r-sudo", SudoPassword: sp("r-sudo-pw"), CheckHostKeys: "true",
 				IdentityFiles: []string{"/keys/i"}, Connection: "local",
-				Sources: map[string]string{
+				Sources: map[string]string{"keepalive": "default",
 					"address": "inventory opsmop_host", "port": "inventory opsmop_port",
 					"user": "role", "password": "role", "sudo": "role", "sudo_user": "role",
 					"sudo_password": "role", "check_host_keys": "role",
@@ -117,7 +118,7 @@ func TestResolvePrecedence(t *testing.T) {
 			want: ConnSettings{Name: "web1", Address: "web1", Port: 22, User: "r-user", Password: sp("i-pw"),
 				Sudo: true, SudoUser: "d-sudo", SudoPassword: sp("r-sudo-pw"), CheckHostKeys: "accept-new",
 				IdentityFiles: []string{"/keys/d"}, Connection: "ssh",
-				Sources: map[string]string{
+				Sources: map[string]string{"keepalive": "default",
 					"address": "default", "port": "default", "connection": "default",
 					"user": "role", "password": "inventory opsmop_ssh_password",
 					"sudo": "/home/u/.opsmop/defaults.toml", "sudo_user": "/home/u/.opsmop/defaults.toml",
@@ -194,6 +195,8 @@ func TestResolveErrors(t *testing.T) {
 		{"bad connection", map[string]any{"opsmop_connection": "telnet"}, RoleConn{}, nil, `host "web1": opsmop_connection: "telnet": want ssh or local`},
 		{"bad identity file", map[string]any{"opsmop_identity_file": []any{"a", int64(2)}}, RoleConn{}, nil, `host "web1": opsmop_identity_file: want a string or a list of strings, got a list holding an integer`},
 		{"bad role check_host_keys", nil, RoleConn{CheckHostKeys: "sometimes"}, nil, `host "web1": role check_host_keys: "sometimes": want true, false or accept-new`},
+		{"keepalive not a number", map[string]any{"opsmop_ssh_keepalive": "soon"}, RoleConn{}, nil, `host "web1": opsmop_ssh_keepalive: "soon" is not a number of seconds`},
+		{"keepalive zero", map[string]any{"opsmop_ssh_keepalive": int64(0)}, RoleConn{}, nil, `host "web1": opsmop_ssh_keepalive: want at least 1 second, got 0`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,12 +280,12 @@ func TestResolveWorkedExample(t *testing.T) {
 	const df = "/home/u/.opsmop/defaults.toml"
 	want := map[string]ConnSettings{
 		"web1": {Name: "web1", Address: "10.0.0.5", Port: 22, User: "deploy", Sudo: true, SudoUser: "www-admin",
-			SudoPassword: sp("s3cret"), CheckHostKeys: "accept-new", Connection: "ssh", Sources: map[string]string{
+			SudoPassword: sp("s3cret"), CheckHostKeys: "accept-new", Connection: "ssh", Sources: map[string]string{"keepalive": "default",
 				"address": "inventory opsmop_host", "port": "default", "user": "inventory opsmop_ssh_username",
 				"password": "default", "sudo": "role", "sudo_user": "role", "sudo_password": df,
 				"check_host_keys": df, "identity_files": "default", "connection": "default"}},
 		"web2": {Name: "web2", Address: "2001:db8::2", Port: 2222, User: "ops", Sudo: true, SudoUser: "www-admin",
-			SudoPassword: sp("s3cret"), CheckHostKeys: "accept-new", Connection: "ssh", Sources: map[string]string{
+			SudoPassword: sp("s3cret"), CheckHostKeys: "accept-new", Connection: "ssh", Sources: map[string]string{"keepalive": "default",
 				"address": "inventory opsmop_host", "port": "inventory opsmop_host", "user": df,
 				"password": "default", "sudo": "role", "sudo_user": "role", "sudo_password": df,
 				"check_host_keys": df, "identity_files": "default", "connection": "default"}},
@@ -297,6 +300,15 @@ func TestResolveWorkedExample(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want[h.Name]) {
 			t.Errorf("%s:\n got %+v\nwant %+v", h.Name, got, want[h.Name])
+		}
+	}
+}
+
+func TestResolveKeepalive(t *testing.T) {
+	for _, v := range []any{int64(5), "5"} {
+		s, err := Resolve(&Host{Name: "web1", Vars: map[string]any{"opsmop_ssh_keepalive": v}}, RoleConn{}, nil)
+		if err != nil || s.Keepalive != 5*time.Second || s.Sources["keepalive"] != "inventory opsmop_ssh_keepalive" {
+			t.Errorf("opsmop_ssh_keepalive=%v: %v, %v, %q", v, s.Keepalive, err, s.Sources["keepalive"])
 		}
 	}
 }
