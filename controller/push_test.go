@@ -188,3 +188,11 @@ func TestVerboseTextShowsTransfer(t *testing.T) {
 		t.Fatalf("got:\n%s", buf.String())
 	}
 }
+
+func TestNoHostMatched(t *testing.T) {
+	_, _, err := pushRun(t, pushPolicy(`Role("r", inventory=inv, resources=[Echo("x")])`), func(o *Options) { o.LimitHosts = []string{"wbe*"} })
+	var pe *PolicyError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), `no host matched`) || !strings.Contains(err.Error(), `["wbe*"]`) {
+		t.Fatalf("got %v", err)
+	}
+}

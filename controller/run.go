@@ -217,6 +217,11 @@ func (r *runner) planHosts() error {
 			r.lastRole[h.Name] = role
 		}
 	}
+	if r.opts.Push && len(r.lastRole) == 0 {
+		// A typo in --limit-hosts must not pass for a successful run.
+		return policyErr("no host matched: the roles' inventories, narrowed by --limit-groups %q and --limit-hosts %q, select no host",
+			r.opts.LimitGroups, r.opts.LimitHosts)
+	}
 	return r.checkOpenFiles(len(r.lastRole))
 }
 
