@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -50,7 +52,7 @@ func readVarsFile(path string) (map[string]any, error) {
 	out := map[string]any{}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":
-		err = json.Unmarshal(data, &out)
+		err = jsonWithLine(data, json.Unmarshal(data, &out))
 	case ".toml":
 		_, err = toml.Decode(string(data), &out)
 	default:
@@ -80,4 +82,15 @@ func normalizeNumbers(v any) any {
 		}
 	}
 	return v
+}
+
+// jsonWithLine adds the line to a JSON syntax error, which only knows its
+// byte offset.
+func jsonWithLine(data []byte, err error) error {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return err
+	}
+	line := 1 + bytes.Count(data[:min(int(se.Offset), len(data))], []byte("\n"))
+	return fmt.Errorf("line %d: %w", line, err)
 }

@@ -60,6 +60,7 @@ func TestParseExtraVars(t *testing.T) {
 		{"bad pair", []string{"novalue"}, "", "--extra-vars novalue: "},
 		{"unknown extension", []string{"@" + write("v.yaml", "a: 1")}, "", "want a .json or .toml file"},
 		{"missing file", []string{"@/nonexistent.json"}, "", "read vars file"},
+		{"json syntax names the line", []string{"@" + write("bad.json", "{\n  \"a\": 1,\n  oops\n}")}, "", "bad.json: line 3: invalid character 'o'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
