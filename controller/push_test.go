@@ -196,3 +196,40 @@ func TestNoHostMatched(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestPrecedenceDocExample pins the worked example of docs/language.md.
+func TestPrecedenceDocExample(t *testing.T) {
+	files := map[string]string{
+		"inventory.toml": "[groups.web.hosts]\nweb1 = \"tier=front\"\n[groups.web.vars]\nport = 8080\ntier = \"back\"\ncolour = \"grey\"\n[hosts.web1.vars]\nport = 8081\n",
+		"policy.star": `inv = TomlInventory("inventory.toml")
+policy = Policy(
+    variables={"colour": "blue", "env": "prod"},
+    roles=[Role("web", inventory=inv,
+        variables={"colour": "green"},
+        resources=[
+            Echo("{{ port }} {{ tier }} {{ colour }} {{ env }}"),
+            Set(env="staging"),
+            Echo("{{ env }}"),
+        ])],
+)`,
+	}
+	tests := []struct {
+		name  string
+		extra map[string]any
+		want  []string
+	}{
+		{"with --extra-vars colour=red", map[string]any{"colour": "red"}, []string{"8081 front red prod", "staging"}},
+		{"without", nil, []string{"8081 front green prod", "staging"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, _, err := pushRun(t, files, func(o *Options) { o.ExtraVars = tt.extra })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.outputs(); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
