@@ -203,12 +203,23 @@ func stringsAny(ss []string) []any {
 
 // lost handles a broken connection in the middle of a run.
 func (x *executor) lost(st *step, err error) bool {
-	r := &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: "lost the worker: " + err.Error()}
+	r := &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: "lost the worker: " + x.lossCause(err).Error()}
 	x.finish(st.res, st.index, r)
 	x.h.mu.Lock()
 	x.h.stats.Error = r.Msg
 	x.h.mu.Unlock()
 	return false
+}
+
+// lossCause prefers the transport's own reason (a stalled connection) to
+// the bare EOF the protocol saw.
+func (x *executor) lossCause(err error) error {
+	if c, ok := x.ws.conn.(interface{ Cause() error }); ok {
+		if cause := c.Cause(); cause != nil {
+			return cause
+		}
+	}
+	return err
 }
 
 // lostAny charges the loss to the first resource still waiting for its result.
@@ -221,7 +232,7 @@ func (x *executor) lostAny(byID map[int]*step, err error) bool {
 	}
 	if first == nil {
 		x.h.mu.Lock()
-		x.h.stats.Error = "lost the worker: " + err.Error()
+		x.h.stats.Error = "lost the worker: " + x.lossCause(err).Error()
 		x.h.mu.Unlock()
 		return false
 	}

@@ -26,21 +26,22 @@ import (
 // a stall is caught by the SSH keepalives (opsmop_ssh_keepalive=1).
 func TestPushConnectionFaults(t *testing.T) {
 	tests := []struct {
-		name   string
-		toxics []string
+		name    string
+		wantErr string
+		toxics  []string
 	}{
-		{"reset", []string{`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`}},
-		{"stall", []string{
+		{"reset", "lost the worker", []string{`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`}},
+		{"stall", "lost the worker: no answer to keepalives for 3s: the connection stalled", []string{
 			`{"name":"stall_up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`,
 			`{"name":"stall_down","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`,
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { connectionFault(t, tt.toxics) })
+		t.Run(tt.name, func(t *testing.T) { connectionFault(t, tt.toxics, tt.wantErr) })
 	}
 }
 
-func connectionFault(t *testing.T, toxics []string) {
+func connectionFault(t *testing.T, toxics []string, wantErr string) {
 	e := newPushEnv(t, fleet.Options{Hosts: 2})
 	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	proxy := toxiproxy.NewProxy(srv, "host1-ssh", "127.0.0.1:0", e.f.Hosts[1].HostPort())
@@ -110,7 +111,7 @@ func connectionFault(t *testing.T, toxics []string) {
 			continue
 		}
 		t.Logf("host1: failed=%d error=%q", h.Failed, h.Error)
-		if h.Failed == 0 || !strings.Contains(h.Error, "lost the worker") {
+		if h.Failed == 0 || !strings.Contains(h.Error, wantErr) {
 			t.Errorf("host1 not reported failed with a lost worker: %+v", h)
 		}
 	}

@@ -69,6 +69,16 @@ type conn struct {
 	closer func() error
 	once   sync.Once
 	err    error
+	dead   *deadReason // why the transport gave up, if it did
+}
+
+// Cause says why the transport itself ended the connection (a stalled
+// peer, say), or nil.
+func (c *conn) Cause() error {
+	if c.dead == nil {
+		return nil
+	}
+	return c.dead.get()
 }
 
 func (c *conn) Read(b []byte) (int, error) { return c.r.Read(b) }

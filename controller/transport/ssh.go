@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -67,7 +68,8 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		return nil, fmt.Errorf("%s: %w", host, err)
 	}
 	stats := Stats{Connect: time.Since(start)}
-	stopKeepalive := keepalive(client, opts.Keepalive)
+	var dead deadReason
+	stopKeepalive := keepalive(client, opts.Keepalive, dead.set)
 
 	c, err := startWorker(ctx, client, host, s, bins, opts.Log, false, stats)
 	if errors.Is(err, errNeedTTY) {
@@ -81,6 +83,7 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		client.Close()
 		return nil, err
 	}
+	c.dead = &dead
 	inner := c.closer
 	c.closer = func() error {
 		err := inner()
@@ -272,7 +275,7 @@ func fileSigners(files []string) []ssh.Signer {
 // keepalive sends keepalive@openssh.com every interval and closes the
 // client when three in a row go unanswered, so a dead peer ends the run
 // for this host instead of hanging it.
-func keepalive(c *ssh.Client, every time.Duration) (stop func()) {
+func keepalive(c *ssh.Client, every time.Duration, dead func(error)) (stop func()) {
 	if every < 0 {
 		return func() {}
 	}
@@ -294,10 +297,12 @@ func keepalive(c *ssh.Client, every time.Duration) (stop func()) {
 			select {
 			case err := <-replied:
 				if err != nil {
+					dead(fmt.Errorf("keepalive failed: %w", err))
 					c.Close()
 					return
 				}
 			case <-time.After(3 * every):
+				dead(fmt.Errorf("no answer to keepalives for %s: the connection stalled", 3*every))
 				c.Close()
 				return
 			case <-done:
@@ -455,4 +460,25 @@ func watchExit(reqs <-chan *ssh.Request, exited chan<- error) {
 		}
 	}
 	exited <- result
+}
+
+// deadReason keeps why the transport gave up on a connection, for the
+// error a person reads instead of a bare EOF.
+type deadReason struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (d *deadReason) set(err error) {
+	d.mu.Lock()
+	if d.err == nil {
+		d.err = err
+	}
+	d.mu.Unlock()
+}
+
+func (d *deadReason) get() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.err
 }
