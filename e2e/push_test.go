@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -542,4 +543,24 @@ func readFileOr(t *testing.T, path string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// TestPushSudoAsUserWithoutHome runs the worker as nobody: its cache falls
+// back to a directory of its own under /tmp, and the command runs as nobody.
+func TestPushSudoAsUserWithoutHome(t *testing.T) {
+	e := newPushEnv(t, fleet.Options{Hosts: 1})
+	t.Cleanup(func() { os.RemoveAll("/tmp/opsmop-65534") }) // nobody's fallback cache
+	e.writePolicyFile("inv.toml", e.inventory(""))
+	r := e.push("--apply", "nobody.star")
+	r.logSummary(t, "apply as nobody")
+	r.mustExit(t, 0)
+	var said []string
+	for _, ev := range r.Events {
+		if ev.Kind == "output" {
+			said = append(said, ev.Line)
+		}
+	}
+	if !slices.Equal(said, []string{"nobody"}) {
+		t.Fatalf("command output %q, want nobody", said)
+	}
 }

@@ -24,7 +24,10 @@ type sudoSpec struct {
 	Prompt   string
 }
 
-// bootScript is the sh script that runs on the host. A cold start also
+// bootScript is the sh script that runs on the host. The cache is in the
+// worker user's home; a user without a usable home (nobody, some system
+// users) gets a 0700 directory of its own in $TMPDIR or /tmp, used only if
+// it is a real directory that user owns. A cold start also
 // clears out what earlier builds left in the cache more than a week ago, so
 // the cache does not grow by a worker per release forever. It is sent whole in
 // the exec request, so a warm start is a single exchange. It must not
@@ -51,6 +54,11 @@ func bootScript(hashes map[string]string) string {
 	}
 	b.WriteString("*) echo \"" + lineArch + " `uname -m`\"; exit 90 ;;\nesac\n")
 	b.WriteString(`d=$HOME/.cache/opsmop
+if [ ! -d "$d" ] && ! mkdir -p "$d" 2>/dev/null; then
+d=${TMPDIR:-/tmp}/opsmop-` + "`id -u`" + `
+mkdir -m 700 "$d" 2>/dev/null
+[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || { echo "` + lineErr + ` no safe cache: cannot create $HOME/.cache/opsmop, and $d is not a directory of ours"; exit 91; }
+fi
 b=$d/opsmop-$h
 if [ -x "$b" ]; then s=` + "`sha \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi
 if [ ! -x "$b" ]; then

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,10 +85,10 @@ func runScript(t *testing.T, home string, bins *binarySet) (*conn, error) {
 }
 
 // runScriptPath is runScript with the given PATH.
-func runScriptPath(t *testing.T, home string, bins *binarySet, path string) (*conn, error) {
+func runScriptPath(t *testing.T, home string, bins *binarySet, path string, extraEnv ...string) (*conn, error) {
 	t.Helper()
 	cmd := remoteCommand(bins.hashes(), sudoSpec{})
-	env := []string{"HOME=" + home, "PATH=" + path}
+	env := append([]string{"HOME=" + home, "PATH=" + path}, extraEnv...)
 	var log bytes.Buffer
 	lp, err := startLocal("testhost", []string{"/bin/sh", "-c", cmd}, env, &log)
 	if err != nil {
@@ -326,5 +327,39 @@ func TestScriptClearsOldCache(t *testing.T) {
 		if (err == nil) != keep {
 			t.Errorf("%s: present=%v, want %v", name, err == nil, keep)
 		}
+	}
+}
+
+// TestScriptCacheWithoutHome: a worker user whose home cannot hold the cache
+// gets a 0700 directory of its own under TMPDIR; one it does not own, or a
+// symlink, is refused.
+func TestScriptCacheWithoutHome(t *testing.T) {
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A home below a regular file cannot be created, even by root.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	noHome := filepath.Join(file, "home")
+	tmp := t.TempDir()
+	uid := strconv.Itoa(os.Getuid())
+	c, err := runScriptPath(t, noHome, bins, os.Getenv("PATH"), "TMPDIR="+tmp)
+	if err != nil {
+		t.Fatalf("start without a home: %v", err)
+	}
+	handshake(t, c)
+	dir := filepath.Join(tmp, "opsmop-"+uid)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("fallback cache %s: %v %v", dir, fi, err)
+	}
+	c.Close()
+
+	evil := t.TempDir()
+	os.Symlink(t.TempDir(), filepath.Join(evil, "opsmop-"+uid))
+	_, err = runScriptPath(t, noHome, bins, os.Getenv("PATH"), "TMPDIR="+evil)
+	var be *BootstrapError
+	if !errors.As(err, &be) || !strings.Contains(be.Msg, "no safe cache") {
+		t.Fatalf("symlinked fallback: err = %v, want refused", err)
 	}
 }
