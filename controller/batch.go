@@ -23,6 +23,7 @@ func (r *runner) runRole(ctx context.Context, role *policy.Role, hosts []*invent
 	if role.Canary && len(hosts) > 1 {
 		batches = append([][]*inventory.Host{hosts[:1]}, splitBatches(hosts[1:], size)...)
 	}
+	r.report(Event{Kind: EvRoleHosts, Role: role.Name, Batch: &BatchInfo{Of: len(batches), Hosts: hostNames(hosts)}})
 	failed := 0
 	for i, batch := range batches {
 		if len(batches) > 1 {

@@ -9,6 +9,7 @@ import (
 // Event kinds, in the order a run produces them.
 const (
 	EvRunStart   = "run_start"
+	EvRoleHosts  = "role_hosts" // a role is about to run; Batch.Hosts lists all its hosts
 	EvBatch      = "batch"
 	EvHostStart  = "host_start"
 	EvConnected  = "connected"

@@ -181,6 +181,9 @@ func (r *ProgressReporter) apply(e Event) {
 		fmt.Fprintln(r.pending, r.text.paint(cyan, "role "+e.Role))
 	}
 	switch e.Kind {
+	case EvRoleHosts:
+		r.announce(e) // the whole role's hosts count from the start
+		return
 	case EvBatch:
 		r.batch(e)
 		return
@@ -238,6 +241,17 @@ func (r *ProgressReporter) batch(e Event) {
 		r.host(name, e.Role)
 	}
 	fmt.Fprintln(r.pending, r.text.paint(cyan, fmt.Sprintf("batch %d/%d (%s)", e.Batch.Number, e.Batch.Of, plural(len(e.Batch.Hosts), "host"))))
+}
+
+// announce counts every host of a role into the total before any starts,
+// so the bar's end does not move as batches and --forks let hosts in.
+func (r *ProgressReporter) announce(e Event) {
+	if e.Batch == nil {
+		return
+	}
+	for _, name := range e.Batch.Hosts {
+		r.host(name, e.Role)
+	}
 }
 
 // result prints changes and failures; everything else only moves counters.

@@ -248,6 +248,17 @@ func TestProgressFrame(t *testing.T) {
 			},
 		},
 		{
+			name: "role_hosts counts the whole role before hosts start",
+			events: []Event{
+				{Kind: EvRoleHosts, Role: "web", Time: t0, Batch: &BatchInfo{Of: 3, Hosts: []string{"a", "b", "c", "d", "e", "f"}}},
+				batch("web", 1, 3, "a", "b"),
+				ev(EvRoleStart, "a", "web", 0), done("a", "web", protocol.StatusOK, 1),
+			},
+			now:      2,
+			progress: "1/6 hosts  2s", status: "  changed 0  failed 0  unreachable 0  in flight 0",
+			printed:  []string{"role web", "batch 1/3 (2 hosts)"},
+		},
+		{
 			name: "more than five in flight shows the five slowest",
 			events: []Event{
 				ev(EvRoleStart, "h1", "web", 1), ev(EvRoleStart, "h2", "web", 2), ev(EvRoleStart, "h3", "web", 3),
