@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,6 +102,7 @@ func (h *hostRun) session(ctx context.Context, role *policy.Role) (*workerSessio
 	if err != nil {
 		return nil, err
 	}
+	h.r.report(Event{Kind: EvConnected, Host: h.inv.Name, Role: role.Name, Line: describeConn(s)})
 	h.mu.Lock()
 	h.sessions[key] = ws
 	h.mu.Unlock()
@@ -252,4 +254,28 @@ func (h *hostRun) count(status string, actions int) {
 	case protocol.StatusSkipped:
 		h.stats.Skipped++
 	}
+}
+
+// describeConn says how a host was reached and where each setting came
+// from, for --verbose: never a password, only where one came from.
+func describeConn(s inventory.ConnSettings) string {
+	var b strings.Builder
+	if s.Connection == "local" {
+		b.WriteString("local worker")
+	} else {
+		fmt.Fprintf(&b, "%s@%s:%d", s.User, s.Address, s.Port)
+	}
+	if s.Sudo {
+		fmt.Fprintf(&b, ", sudo to %s", s.SudoUser)
+	}
+	var from []string
+	for _, f := range inventory.SourceFields {
+		if src := s.Sources[f]; src != "" && src != "default" {
+			from = append(from, f+" from "+src)
+		}
+	}
+	if len(from) > 0 {
+		b.WriteString(" (" + strings.Join(from, ", ") + ")")
+	}
+	return b.String()
 }

@@ -85,6 +85,10 @@ func (t *TextReporter) Report(e Event) {
 		}
 	case EvLog:
 		t.line(e.Host, t.paint(dim, e.Line))
+	case EvConnected:
+		if t.Verbose {
+			t.line(e.Host, t.paint(dim, "connected: "+e.Line))
+		}
 	case EvRunDone:
 		t.summary(e.Summary)
 	}

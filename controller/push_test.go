@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opsmop/opsmop/inventory"
 )
 
 const fleetInventory = `
@@ -231,5 +233,19 @@ policy = Policy(
 				t.Fatalf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDescribeConn(t *testing.T) {
+	pw := "secret"
+	s := inventory.ConnSettings{User: "deploy", Address: "10.0.0.5", Port: 2222, Sudo: true, SudoUser: "root", SudoPassword: &pw,
+		Sources: map[string]string{"address": "inventory opsmop_host", "user": "role", "sudo_password": "/root/.opsmop/defaults.toml", "port": "inventory opsmop_host", "sudo": "role", "sudo_user": "default"}}
+	got := describeConn(s)
+	want := "deploy@10.0.0.5:2222, sudo to root (address from inventory opsmop_host, port from inventory opsmop_host, user from role, sudo from role, sudo_password from /root/.opsmop/defaults.toml)"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if strings.Contains(got, pw) {
+		t.Fatal("a password in the description")
 	}
 }
