@@ -103,3 +103,19 @@ func TestPushNeedsCheckOrApply(t *testing.T) {
 		}
 	}
 }
+
+// TestExamplesValidate keeps the shipped examples valid policies.
+func TestExamplesValidate(t *testing.T) {
+	paths, _ := filepath.Glob("../../examples/*/*.star")
+	if len(paths) < 2 {
+		t.Fatalf("found %d example policies", len(paths))
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(filepath.Dir(p)), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := runValidate(context.Background(), validateOptions{Policy: p, Out: &out}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
