@@ -201,6 +201,10 @@ func (r *ProgressReporter) apply(e Event) {
 	switch e.Kind {
 	case EvResStart:
 		h.index, h.resource = e.Index, e.Resource
+	case EvOutput:
+		if e.Stream == StreamMessage { // what Echo and Debug print is for the user
+			r.text.line(e.Host, "  "+e.Line)
+		}
 	case EvHandler:
 		h.index, h.resource = 0, "handler "+e.Resource
 		if e.Status == protocol.StatusFailed {

@@ -248,6 +248,18 @@ func TestProgressFrame(t *testing.T) {
 			},
 		},
 		{
+			name: "Echo messages print, command output does not",
+			events: []Event{
+				ev(EvRoleStart, "a", "web", 0),
+				{Kind: EvOutput, Host: "a", Role: "web", Time: at(1), Stream: StreamMessage, Line: "deployed 1.4.2"},
+				{Kind: EvOutput, Host: "a", Role: "web", Time: at(1), Stream: "stdout", Line: "noise"},
+			},
+			now:      2,
+			progress: "0/1 hosts  2s", status: "  changed 0  failed 0  unreachable 0  in flight 1",
+			slow:     []string{"  a "},
+			printed:  []string{"role web", "a |   deployed 1.4.2"},
+		},
+		{
 			name: "role_hosts counts the whole role before hosts start",
 			events: []Event{
 				{Kind: EvRoleHosts, Role: "web", Time: t0, Batch: &BatchInfo{Of: 3, Hosts: []string{"a", "b", "c", "d", "e", "f"}}},
