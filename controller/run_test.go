@@ -290,3 +290,23 @@ func TestResultsInPolicyOrder(t *testing.T) {
 		t.Fatalf("result order %v", idx)
 	}
 }
+
+// TestShellCheckModeFalse: a read-only Shell marked check_mode=False runs
+// in check mode too, so what it registers is real there; others do not run.
+func TestShellCheckModeFalse(t *testing.T) {
+	dir, path := writePolicy(t, map[string]string{"policy.star": `policy = Policy(roles=[Role('r', resources=[
+    Shell("echo probed", register="p", check_mode=False, changed_when="False"),
+    Shell("touch ROOT/touched"),
+    Echo("{{ p.stdout }}"),
+])])`})
+	rec, _, err := runPolicy(t, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.outputs(); !slices.Contains(got, "probed") {
+		t.Fatalf("outputs %q: the read-only shell did not run in check mode", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "touched")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("an ordinary shell ran in check mode")
+	}
+}

@@ -74,6 +74,7 @@ var specs = []*spec{
 	}},
 	{ctor: "Shell", typ: "shell", primary: "cmd", params: map[string]paramKind{
 		"creates": kString, "removes": kString, "chdir": kString, "timeout": kInt, "environment": kStrDict,
+		"check_mode": kBool,
 	}},
 	{ctor: "Echo", typ: "echo", primary: "msg", params: map[string]paramKind{}},
 	{ctor: "Stop", typ: "stop", primary: "msg", params: map[string]paramKind{}},

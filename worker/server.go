@@ -247,7 +247,7 @@ func planApply(ctx context.Context, env *Env, rs Resource) *protocol.Result {
 	if d, ok := rs.(planDetailer); ok {
 		d.planDetail(res)
 	}
-	if !env.Check && len(plan) > 0 {
+	if (!env.Check || runsInCheck(rs)) && len(plan) > 0 {
 		ares, err := rs.Apply(ctx, env, plan)
 		merge(res, ares)
 		if err != nil {
@@ -262,6 +262,18 @@ func planApply(ctx context.Context, env *Env, rs Resource) *protocol.Result {
 	res.Changed = len(plan) > 0
 	res.Status = res.StatusFromFlags()
 	return res
+}
+
+// checkRunner is implemented by resources that may run in check mode: a
+// Shell the policy marks read-only (check_mode=False), whose result later
+// resources read.
+type checkRunner interface {
+	runsInCheck() bool
+}
+
+func runsInCheck(rs Resource) bool {
+	c, ok := rs.(checkRunner)
+	return ok && c.runsInCheck()
 }
 
 func failed(err error) *protocol.Result {

@@ -27,6 +27,9 @@ type Shell struct {
 	chdir   string
 	timeout time.Duration
 	env     map[string]string
+	// inCheck: check_mode=False, a read-only command that runs in check
+	// mode too, so its registered result is real there.
+	inCheck bool
 }
 
 func newShell(name string, p Params) (Resource, error) {
@@ -50,11 +53,16 @@ func newShell(name string, p Params) (Resource, error) {
 	r.timeout = time.Duration(secs) * time.Second
 	r.env, err = p.StringMap("environment")
 	errs = append(errs, err)
+	checkMode, err := p.Bool("check_mode", true)
+	errs = append(errs, err)
+	r.inCheck = !checkMode
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
+
+func (r *Shell) runsInCheck() bool { return r.inCheck }
 
 // Plan decides from the creates and removes guards whether to run.
 func (r *Shell) Plan(ctx context.Context, env *Env) ([]string, error) {
