@@ -33,7 +33,7 @@ func commonFlags() []cli.Flag {
 }
 
 func extraVarsFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "variables of highest precedence: `k=v k2='a b'` or @file.json / @file.toml"}
+	return &cli.StringSliceFlag{Name: "extra-vars", Aliases: []string{"e"}, Usage: "variables of highest precedence: `VARS` is k=v k2='a b', or @file.json / @file.toml"}
 }
 
 func readCommon(c *cli.Context) (commonOptions, error) {
