@@ -27,6 +27,8 @@ example: build
 
 test: build
 	@if [ "$$(id -u)" = 0 ]; then bash e2e/setup.sh; fi
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 

@@ -256,8 +256,8 @@ func TestProgressFrame(t *testing.T) {
 			},
 			now:      2,
 			progress: "0/1 hosts  2s", status: "  changed 0  failed 0  unreachable 0  in flight 1",
-			slow:     []string{"  a "},
-			printed:  []string{"role web", "a |   deployed 1.4.2"},
+			slow:    []string{"  a "},
+			printed: []string{"role web", "a |   deployed 1.4.2"},
 		},
 		{
 			name: "role_hosts counts the whole role before hosts start",
@@ -268,7 +268,7 @@ func TestProgressFrame(t *testing.T) {
 			},
 			now:      2,
 			progress: "1/6 hosts  2s", status: "  changed 0  failed 0  unreachable 0  in flight 0",
-			printed:  []string{"role web", "batch 1/3 (2 hosts)"},
+			printed: []string{"role web", "batch 1/3 (2 hosts)"},
 		},
 		{
 			name: "more than five in flight shows the five slowest",
