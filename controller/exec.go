@@ -94,19 +94,20 @@ func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
 // local step: it is reported in order when its batch is flushed.
 func (x *executor) prepare(res *policy.Resource, pos int) *step {
 	st := &step{res: res, index: x.h.nextIndex(), pos: pos}
-	if err := x.renderName(res); err != nil {
+	vars := x.vars() // merged once: the name, the condition and the parameters all read it
+	if err := renderName(res, vars); err != nil {
 		return x.localFailure(st, err)
 	}
-	ok, err := x.test(res.When)
+	ok, err := x.testWith(res.When, vars)
 	if err != nil {
 		return x.localFailure(st, fmt.Errorf("%s: when: %w", res.Pos, err))
 	}
 	if !ok {
-		st.local = &protocol.Result{Status: protocol.StatusSkipped, Msg: "condition false: " + res.When.Source()}
+		st.local = skipped(res)
 		x.register(res, st.local) // later resources may read it at once
 		return st
 	}
-	if st.wire, err = x.resolve(res, st.index); err != nil {
+	if st.wire, err = x.resolve(res, st.index, vars); err != nil {
 		return x.localFailure(st, err)
 	}
 	return st
@@ -115,18 +116,29 @@ func (x *executor) prepare(res *policy.Resource, pos int) *step {
 // localFailure records a resource that failed before reaching the worker:
 // a template, condition or file source that the policy got wrong.
 func (x *executor) localFailure(st *step, err error) *step {
-	x.h.notePolicyError(err)
-	st.local = &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
+	st.local = x.policyFailure(err)
 	return st
+}
+
+// policyFailure is the result of a resource the policy got wrong, noted so
+// that the run exits as a policy error.
+func (x *executor) policyFailure(err error) *protocol.Result {
+	x.h.notePolicyError(err)
+	return &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
+}
+
+// skipped is the result of a resource whose condition is false.
+func skipped(res *policy.Resource) *protocol.Result {
+	return &protocol.Result{Status: protocol.StatusSkipped, Msg: "condition false: " + res.When.Source()}
 }
 
 // renderName renders a name given as T("..."); Expand hands each host its
 // own copy of the resources, so the rendered name can replace the source.
-func (x *executor) renderName(res *policy.Resource) error {
+func renderName(res *policy.Resource, vars map[string]any) error {
 	if res.NameTemplate == nil {
 		return nil
 	}
-	name, err := policy.Render(res.NameTemplate.Name(), res.NameTemplate.Src, x.vars())
+	name, err := policy.Render(res.NameTemplate.Name(), res.NameTemplate.Src, vars)
 	if err != nil {
 		return fmt.Errorf("%s: %s name: %w", res.Pos, res.Type, err)
 	}
@@ -135,7 +147,7 @@ func (x *executor) renderName(res *policy.Resource) error {
 }
 
 func (x *executor) skip(res *policy.Resource, idx int) {
-	r := &protocol.Result{Status: protocol.StatusSkipped, Msg: "condition false: " + res.When.Source()}
+	r := skipped(res)
 	x.register(res, r)
 	x.h.count(r.Status, 0)
 	x.h.r.report(x.event(EvResult, res, idx, r))
@@ -156,16 +168,22 @@ func (x *executor) reportLocals(steps []*step, from int) {
 }
 
 func (x *executor) failPrep(res *policy.Resource, idx int, err error) bool {
-	x.h.notePolicyError(err)
-	r := &protocol.Result{Status: protocol.StatusFailed, Failed: true, Msg: err.Error()}
-	return x.finish(res, idx, r)
+	return x.finish(res, idx, x.policyFailure(err))
 }
 
 func (x *executor) test(c policy.Cond) (bool, error) {
 	if !c.IsSet() {
 		return true, nil
 	}
-	return c.Test(policy.Host{Name: x.h.inv.Name, Vars: x.vars(), Facts: x.ws.facts})
+	return x.testWith(c, x.vars())
+}
+
+// testWith decides c with variables already merged.
+func (x *executor) testWith(c policy.Cond, vars map[string]any) (bool, error) {
+	if !c.IsSet() {
+		return true, nil
+	}
+	return c.Test(policy.Host{Name: x.h.inv.Name, Vars: vars, Facts: x.ws.facts})
 }
 
 // selected applies --tags and --skip-tags; the role's tags count for each

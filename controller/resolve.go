@@ -13,8 +13,7 @@ import (
 // Templates render here, on the controller, because this is where a host's
 // inventory, policy and role variables, its facts and registered results all
 // meet; the worker needs no template engine and never sees the policy.
-func (x *executor) resolve(res *policy.Resource, idx int) (protocol.Resource, error) {
-	vars := x.vars()
+func (x *executor) resolve(res *policy.Resource, idx int, vars map[string]any) (protocol.Resource, error) {
 	v, err := policy.Resolve(res.Params, vars)
 	if err != nil {
 		return protocol.Resource{}, fmt.Errorf("%s: %s %q: %w", res.Pos, res.Type, res.Name, err)
