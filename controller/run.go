@@ -82,7 +82,9 @@ type runner struct {
 	files map[string][]byte
 	// lastRole is the last role each host runs; its connection closes after it.
 	lastRole map[string]*policy.Role
-	aborted  string
+	// roleHosts are each role's hosts, in policy order, resolved once.
+	roleHosts [][]*inventory.Host
+	aborted   string
 }
 
 func newRunner(p *policy.Policy, opts Options) *runner {
@@ -108,12 +110,8 @@ func (r *runner) runRoles(ctx context.Context) error {
 	if err := r.planHosts(); err != nil {
 		return err
 	}
-	for _, role := range r.policy.Roles {
-		targets, err := r.targets(role)
-		if err != nil {
-			return err
-		}
-		if err := r.runRole(ctx, role, targets); err != nil {
+	for i, role := range r.policy.Roles {
+		if err := r.runRole(ctx, role, r.roleHosts[i]); err != nil {
 			return err
 		}
 		if r.aborted != "" || ctx.Err() != nil {
@@ -213,6 +211,7 @@ func (r *runner) planHosts() error {
 		if err != nil {
 			return err
 		}
+		r.roleHosts = append(r.roleHosts, targets)
 		for _, h := range targets {
 			r.lastRole[h.Name] = role
 		}
