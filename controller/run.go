@@ -201,7 +201,8 @@ func (r *runner) readFile(rel string) ([]byte, error) {
 // headroom for the local-worker pipes and files being read.
 const filesPerHost, filesReserved = 1, 64
 
-// planHosts finds each host's last role, so that its connection closes as
+// planHosts resolves each role's hosts once and finds each host's last role,
+// so that its connection closes as
 // soon as it is done rather than when the whole fleet is, and refuses a
 // fleet that cannot fit the open-file limit.
 func (r *runner) planHosts() error {
