@@ -3,17 +3,22 @@
 GO       ?= go
 BIN      := bin
 LDFLAGS  := -s -w
+EMBED    := opsmop_embedworker
 EXAMPLE_ROOT ?= /tmp/opsmop-example
 
 .PHONY: all build example test unit e2e bench bench-ansible clean
 
 all: build
 
-# Static binaries: the controller uploads itself as the worker, so the
-# binary must run on any Linux host of its architecture.
+# Static binaries. opsmop carries the worker-only build (cmd/opsmop-worker)
+# for each architecture, zstd-compressed (internal/workerbin): that is what
+# it uploads to hosts. bin/opsmop-worker is the same worker alone, for
+# debugging on a host.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/opsmop ./cmd/opsmop
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/opsmop-linux-arm64 ./cmd/opsmop
+	$(GO) run ./internal/workerbin/pack
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(EMBED) -ldflags '$(LDFLAGS)' -o $(BIN)/opsmop ./cmd/opsmop
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/opsmop-worker ./cmd/opsmop-worker
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags $(EMBED) -ldflags '$(LDFLAGS)' -o $(BIN)/opsmop-linux-arm64 ./cmd/opsmop
 	ln -sf opsmop $(BIN)/opsmop-push
 
 example: build

@@ -146,10 +146,11 @@ func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
 	return nil
 }
 
-// expectedWorkerHash is the build the worker must report: the binary the
-// transport started, which for another architecture is not our own.
+// expectedWorkerHash is the build the worker must report: the one the
+// transport started (a worker-only build over SSH), else, for a local
+// worker, our own binary.
 func expectedWorkerHash(conn io.ReadWriteCloser) string {
-	if w, ok := conn.(interface{ WorkerHash() string }); ok {
+	if w, ok := conn.(interface{ WorkerHash() string }); ok && w.WorkerHash() != "" {
 		return w.WorkerHash()
 	}
 	if _, ok := conn.(transport.Conn); !ok {

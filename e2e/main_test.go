@@ -46,12 +46,12 @@ func opsmopBinary(t testing.TB) string {
 	return binPath
 }
 
+// buildBinary builds opsmop as a release is built, `make build`: with the
+// worker-only build embedded, which is what it uploads to hosts.
 func buildBinary(dir string) (string, error) {
-	out := filepath.Join(dir, "opsmop")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/opsmop/opsmop/cmd/opsmop")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd := exec.Command("make", "-s", "-C", "..", "build", "BIN="+dir)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, msg)
+		return "", fmt.Errorf("make build: %w\n%s", err, msg)
 	}
-	return out, nil
+	return filepath.Join(dir, "opsmop"), nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -132,6 +133,8 @@ colour = "host-colour"
 // trip. The role runs without sudo so the cache is in the login user's home,
 // which is new with every fleet (root's cache is shared by all fleets).
 func TestPushWorkerBytes(t *testing.T) {
+	lean := mustRead(t, filepath.Join(filepath.Dir(opsmopBinary(t)), "opsmop-worker"))
+	leanSum := fmt.Sprintf("%x", sha256.Sum256(lean))
 	e := newPushEnv(t, fleet.Options{Hosts: 2})
 	e.writePolicyFile("inv.toml", e.inventory(""))
 
@@ -168,6 +171,12 @@ func TestPushWorkerBytes(t *testing.T) {
 		}
 		if got, want := strings.TrimSpace(string(out)), "700 "+h.User; got != want {
 			t.Errorf("%s: worker cache dir is %q, want %q", h.Name, got, want)
+		}
+		// What the host caches and runs is the worker-only build that
+		// make build puts beside opsmop, not the controller.
+		cached := filepath.Join(h.Home, ".cache/opsmop", "opsmop-"+leanSum)
+		if got := mustRead(t, cached); !bytes.Equal(got, lean) {
+			t.Errorf("%s: %s is not bin/opsmop-worker (%d bytes, want %d)", h.Name, cached, len(got), len(lean))
 		}
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 
@@ -21,12 +19,4 @@ func factsCommand() *cli.Command {
 	}
 }
 
-func runFacts(ctx context.Context, opts factsOptions) error {
-	facts, err := worker.GatherFacts(ctx)
-	if err != nil {
-		return fmt.Errorf("gather facts: %w", err)
-	}
-	enc := json.NewEncoder(opts.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(facts)
-}
+func runFacts(ctx context.Context, opts factsOptions) error { return worker.PrintFacts(ctx, opts.Out) }

@@ -5,31 +5,28 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/opsmop/opsmop/internal/buildinfo"
 	"github.com/opsmop/opsmop/worker"
 )
+
+type workerOptions struct {
+	// BuildSHA256 is what the bootstrap script verified the binary
+	// against; empty makes the worker hash itself.
+	BuildSHA256 string
+}
 
 func workerCommand() *cli.Command {
 	return &cli.Command{
 		Name: "worker", Usage: "serve the worker protocol on stdin/stdout (started by the controller)",
 		Hidden: true,
-		Action: func(c *cli.Context) error { return runWorker(c.Context) },
+		Flags: []cli.Flag{&cli.StringFlag{Name: "build-sha256", Usage: "the sha256 this binary was verified against"}},
+		Action: func(c *cli.Context) error {
+			return runWorker(c.Context, workerOptions{BuildSHA256: c.String("build-sha256")})
+		},
 	}
 }
 
 // runWorker serves one controller session on stdin/stdout; logs go to
 // stderr, which the controller shows as log lines.
-func runWorker(ctx context.Context) error {
-	hash, err := buildinfo.Hash()
-	if err != nil {
-		return err
-	}
-	// On a pty (sudo requiretty) stdout and stderr are one stream: logs
-	// must go to a file, and the terminal must be raw.
-	logTo, restore, err := worker.PrepareStdio()
-	if err != nil {
-		return err
-	}
-	defer restore()
-	return worker.ServeStdio(ctx, worker.ServeOptions{BuildHash: hash, Log: logTo})
+func runWorker(ctx context.Context, opts workerOptions) error {
+	return worker.RunStdio(ctx, opts.BuildSHA256)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/opsmop/opsmop/internal/workerbin"
 )
 
 func TestCompressedOncePerBinary(t *testing.T) {
@@ -96,5 +98,59 @@ func TestDefaultBinaries(t *testing.T) {
 	defer os.Remove(sib)
 	if got, err := DefaultBinaries(other); err != nil || got != sib {
 		t.Errorf("sibling: %s %v, want %s", got, err, sib)
+	}
+}
+
+// TestEmbeddedBinary: an embedded build goes to zstd hosts exactly as
+// packed, and to gzip hosts as the same binary, gzipped.
+func TestEmbeddedBinary(t *testing.T) {
+	raw, err := os.ReadFile(fakeWorker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, err := zstdBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := embeddedBinary(workerbin.Blob{GOARCH: "arm64", SHA256: "abc", Zstd: packed})
+	if b.sha256 != "abc" || !strings.Contains(b.name, "embedded linux/arm64") {
+		t.Errorf("sha256 %q, name %q", b.sha256, b.name)
+	}
+	z, err := b.compressed(codecZstd)
+	if err != nil || !bytes.Equal(z, packed) {
+		t.Fatalf("zstd form is not the packed bytes: %v", err)
+	}
+	gz, err := b.compressed(codecGzip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, raw) {
+		t.Fatalf("gzip form does not round-trip to the binary: %v", err)
+	}
+}
+
+func TestEmbeddedBinaryDamaged(t *testing.T) {
+	b := embeddedBinary(workerbin.Blob{GOARCH: "amd64", SHA256: "abc", Zstd: []byte("not zstd")})
+	if _, err := b.compressed(codecGzip); err == nil || !strings.Contains(err.Error(), "decompress the embedded worker") {
+		t.Fatalf("err = %v, want a decompression error", err)
+	}
+}
+
+// TestResolveBinariesFindWins: a caller's find (tests, SSHOptions.Binaries)
+// is used even in a build that embeds workers.
+func TestResolveBinariesFindWins(t *testing.T) {
+	set, err := resolveBinaries(func(string) (string, error) { return fakeWorker, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for arch, b := range set.byArch {
+		if b.name != fakeWorker {
+			t.Errorf("%s: binary %s, want %s", arch, b.name, fakeWorker)
+		}
 	}
 }

@@ -124,8 +124,9 @@ func (m *bootMachine) handle(ev event) (action, error) {
 	case evStdoutLine:
 		line := strings.TrimRight(ev.line, "\r")
 		switch {
-		case line == lineReady:
-			return action{kind: actReady}, nil
+		case isReady(line):
+			sha, _ := readyLine(line)
+			return action{kind: actReady, arg: sha}, nil
 		case strings.HasPrefix(line, lineNeed+" "):
 			return action{kind: actSendBinary, arg: strings.TrimSpace(strings.TrimPrefix(line, lineNeed))}, nil
 		case strings.HasPrefix(line, lineArch+" "):
@@ -216,7 +217,7 @@ func (s *lineSplitter) feed(chunk []byte, kind eventKind) []event {
 		}
 		line := string(s.pending[:i])
 		s.pending = s.pending[i+1:]
-		if kind == evStdoutLine && strings.TrimRight(line, "\r") == lineReady {
+		if kind == evStdoutLine && isReady(line) {
 			rest := append([]byte(nil), s.pending...)
 			s.pending = nil
 			return append(evs, event{kind: kind, line: line, rest: rest})
@@ -233,4 +234,9 @@ func (s *lineSplitter) flush(kind eventKind) []event {
 	ev := event{kind: kind, line: string(s.pending)}
 	s.pending = nil
 	return []event{ev}
+}
+
+func isReady(line string) bool {
+	_, ok := readyLine(line)
+	return ok
 }

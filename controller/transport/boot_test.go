@@ -31,7 +31,7 @@ func TestLineSplitter(t *testing.T) {
 					switch {
 					case ev.kind == evPrompt:
 						got = append(got, "P")
-					case strings.TrimRight(ev.line, "\r") == lineReady:
+					case isReady(ev.line):
 						got = append(got, "R:"+string(ev.rest))
 					default:
 						got = append(got, "L:"+ev.line)
@@ -131,6 +131,26 @@ func TestBootMachine(t *testing.T) {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
 				}
+			}
+		})
+	}
+}
+
+func TestReadyLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, line, sha string
+		ok              bool
+	}{
+		{"local worker", "OPSMOP-READY", "", true},
+		{"with hash", "OPSMOP-READY abc123", "abc123", true},
+		{"pty line end", "OPSMOP-READY abc123\r", "abc123", true},
+		{"other line", "OPSMOP-NEED abc zstd", "", false},
+		{"prefix only", "OPSMOP-READYX", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sha, ok := readyLine(tc.line)
+			if sha != tc.sha || ok != tc.ok {
+				t.Errorf("readyLine(%q) = %q, %v; want %q, %v", tc.line, sha, ok, tc.sha, tc.ok)
 			}
 		})
 	}

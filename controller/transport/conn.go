@@ -70,7 +70,13 @@ type conn struct {
 	once   sync.Once
 	err    error
 	dead   *deadReason // why the transport gave up, if it did
+
+	workerHash string // the build the bootstrap script verified and started
 }
+
+// WorkerHash is the sha256 of the worker the host runs, which the worker
+// must report in its hello; empty for a local worker (our own binary).
+func (c *conn) WorkerHash() string { return c.workerHash }
 
 // Cause says why the transport itself ended the connection (a stalled
 // peer, say), or nil.
@@ -185,6 +191,7 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 			c.stats.WorkerBytesSent += int64(len(gz))
 			c.stats.RoundTrips++
 		case actReady:
+			c.workerHash = act.arg
 			c.stats.WorkerCached = c.stats.WorkerBytesSent == 0
 			c.stats.Bootstrap = time.Since(start)
 			c.r = io.MultiReader(bytes.NewReader(ev.rest), stdout)
@@ -262,7 +269,7 @@ func readUntilReady(r io.Reader, s *lineSplitter, events chan<- event, done <-ch
 			if !send(ev) {
 				return
 			}
-			if ev.kind == evStdoutLine && strings.TrimRight(ev.line, "\r") == lineReady {
+			if ev.kind == evStdoutLine && isReady(ev.line) {
 				return
 			}
 		}

@@ -10,7 +10,7 @@ import (
 
 // Lines the bootstrap script prints on stdout before the worker takes over.
 const (
-	lineReady = "OPSMOP-READY" // every byte after this line is the worker's
+	lineReady = "OPSMOP-READY" // OPSMOP-READY [<sha256>]: every byte after this line is the worker's
 	lineNeed  = "OPSMOP-NEED"  // OPSMOP-NEED <sha256>: send "<n>\n" and n bytes of gzip
 	lineArch  = "OPSMOP-ARCH"  // OPSMOP-ARCH <uname -m>: no binary for this host
 	lineErr   = "OPSMOP-ERR"   // OPSMOP-ERR <message>: the script gave up
@@ -73,8 +73,8 @@ if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum misma
 chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
 find "$d" -maxdepth 1 -type f ! -name "opsmop-$h" \( -name "opsmop-*" -o -name ".opsmop-*" -o -name "worker-*.log" \) -mtime +7 -exec rm -f {} + 2>/dev/null
 fi
-echo ` + lineReady + `
-exec "$b" worker
+echo "` + lineReady + ` $h"
+exec "$b" worker --build-sha256 "$h"
 `)
 	return b.String()
 }
@@ -132,4 +132,17 @@ func newPrompt() string {
 		panic(err) // crypto/rand does not fail on Linux
 	}
 	return "[opsmop-sudo-" + hex.EncodeToString(b[:]) + "]:"
+}
+
+// readyLine says whether line is the ready line, and the sha256 of the
+// worker it names (empty for a local worker, which is our own binary).
+func readyLine(line string) (sha string, ok bool) {
+	line = strings.TrimRight(line, "\r")
+	if line == lineReady {
+		return "", true
+	}
+	if sha, ok := strings.CutPrefix(line, lineReady+" "); ok {
+		return sha, true
+	}
+	return "", false
 }

@@ -146,8 +146,8 @@ func TestScriptColdThenWarm(t *testing.T) {
 	if st.WorkerCached || st.WorkerBytesSent == 0 || st.RoundTrips != 2 {
 		t.Errorf("cold stats = %+v, want binary sent and 2 round trips", st)
 	}
-	if h := handshake(t, cold); h.BuildHash != want {
-		t.Errorf("worker build = %s, want %s", h.BuildHash, want)
+	if h := handshake(t, cold); h.BuildHash != want || cold.WorkerHash() != want {
+		t.Errorf("worker build = %s, started %s, want %s", h.BuildHash, cold.WorkerHash(), want)
 	}
 	cached := filepath.Join(home, ".cache", "opsmop", "opsmop-"+want)
 	fi, err := os.Stat(cached)
@@ -172,7 +172,9 @@ func TestScriptColdThenWarm(t *testing.T) {
 	if !st.WorkerCached || st.WorkerBytesSent != 0 || st.RoundTrips != 1 {
 		t.Errorf("warm stats = %+v, want cached, nothing sent, 1 round trip", st)
 	}
-	handshake(t, warm)
+	if h := handshake(t, warm); h.BuildHash != want || warm.WorkerHash() != want {
+		t.Errorf("warm: worker build = %s, started %s, want %s", h.BuildHash, warm.WorkerHash(), want)
+	}
 	t.Logf("warm: %+v", st)
 	leftovers, _ := filepath.Glob(filepath.Join(home, ".cache", "opsmop", ".opsmop-*"))
 	if len(leftovers) > 0 {
@@ -192,7 +194,7 @@ func TestScriptRejectsCorruptBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := &workerBinary{path: other, sha256: real.sha256} // claims the real hash
+	evil := fileBinary(other, real.sha256) // claims the real hash
 	bins := &binarySet{byArch: map[string]*workerBinary{runtime.GOARCH: evil}, missing: map[string]error{}}
 	_, err = runScript(t, home, bins)
 	var be *BootstrapError

@@ -110,10 +110,10 @@ func sshRun(ctx context.Context, addr string, cfg *ssh.ClientConfig, command str
 
 // runWorkerProbe is the floor plus what a warm opsmop run adds on the host
 // before its first resource: exec the cached worker binary under sudo and
-// gather facts (`opsmop facts`), without the bootstrap script or the RPC
+// gather facts (`opsmop-worker facts`), without the bootstrap script or the RPC
 // channel. It needs a warm worker cache.
 func runWorkerProbe(ctx context.Context, bd *bed) floorResult {
-	sum, err := buildinfo.FileHash(bd.bin)
+	sum, err := buildinfo.FileHash(bd.worker)
 	if err != nil {
 		return floorResult{Err: err}
 	}

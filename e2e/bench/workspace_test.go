@@ -34,13 +34,14 @@ const blobSize = 1 << 20
 // a HOME whose known_hosts lists every host, and the inventories for both
 // tools. Addresses go through Toxiproxy when an RTT is set.
 type bed struct {
-	f     *fleet.Fleet
-	hosts []*fleet.Host // the hosts in the inventory, a prefix of f.Hosts
-	dir   string        // policy, playbook, templates, inventories
-	home  string        // HOME for both tools: .ssh/known_hosts
-	bin   string        // the opsmop binary, named opsmop-push
-	rtt   time.Duration
-	addrs []string // per host "ip:port" that clients dial
+	f      *fleet.Fleet
+	hosts  []*fleet.Host // the hosts in the inventory, a prefix of f.Hosts
+	dir    string        // policy, playbook, templates, inventories
+	home   string        // HOME for both tools: .ssh/known_hosts
+	bin    string        // the opsmop binary, named opsmop-push
+	worker string        // the worker-only build it carries, which hosts run
+	rtt    time.Duration
+	addrs  []string // per host "ip:port" that clients dial
 
 	proxySrv *toxiproxy.ApiServer
 	proxies  []*toxiproxy.Proxy
@@ -87,7 +88,8 @@ func newBed(b *testing.B, f *fleet.Fleet, n int, bin string) *bed {
 	if err := os.Symlink(bin, pushBin); err != nil {
 		b.Fatal(err)
 	}
-	bd := &bed{f: f, hosts: f.Hosts[:n], dir: dir, home: home, bin: pushBin}
+	bd := &bed{f: f, hosts: f.Hosts[:n], dir: dir, home: home, bin: pushBin,
+		worker: filepath.Join(filepath.Dir(bin), "opsmop-worker")}
 	b.Cleanup(bd.stopProxies)
 	if err := bd.setRTT(0); err != nil {
 		b.Fatal(err)
@@ -253,16 +255,16 @@ func emptyDir(dir string) error {
 	return nil
 }
 
-// buildOpsmop builds the static binary the way `make build` does.
+// buildOpsmop builds opsmop as `make build` does, with the worker-only
+// build embedded; bin/opsmop-worker beside it is that worker.
 func buildOpsmop(b *testing.B) string {
 	b.Helper()
-	out := filepath.Join(b.TempDir(), "opsmop")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "github.com/opsmop/opsmop/cmd/opsmop")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	dir := b.TempDir()
+	cmd := exec.Command("make", "-s", "-C", "../..", "build", "BIN="+dir)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, msg)
+		b.Fatalf("make build: %v\n%s", err, msg)
 	}
-	return out
+	return filepath.Join(dir, "opsmop")
 }
 
 // logf prints progress to stderr at once; the tables go to stdout.

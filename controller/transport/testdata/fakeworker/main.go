@@ -46,6 +46,11 @@ func main() {
 		return
 	}
 	hash, _ := buildinfo.Hash()
+	// The bootstrap script passes the hash it verified; it must be ours.
+	if len(os.Args) == 4 && os.Args[2] == "--build-sha256" && os.Args[3] != hash {
+		fmt.Fprintf(logTo, "fakeworker: told --build-sha256 %s, but am %s\n", os.Args[3], hash)
+		return
+	}
 	name := ""
 	if u, err := user.Current(); err == nil {
 		name = u.Username

@@ -1,0 +1,46 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/opsmop/opsmop/internal/buildinfo"
+)
+
+// RunStdio serves one controller session on stdin/stdout: what
+// `opsmop worker` and the lean opsmop-worker binary both do. buildSHA256 is
+// the hash the controller's bootstrap script verified this binary against
+// just before it ran; passing it spares a worker start hashing its own
+// megabytes again. Empty means nobody did (a worker started by hand, local
+// mode), so the worker hashes itself for the handshake.
+func RunStdio(ctx context.Context, buildSHA256 string) error {
+	if buildSHA256 == "" {
+		h, err := buildinfo.Hash()
+		if err != nil {
+			return err
+		}
+		buildSHA256 = h
+	}
+	// On a pty (sudo requiretty) stdout and stderr are one stream: logs
+	// must go to a file, and the terminal must be raw.
+	logTo, restore, err := PrepareStdio()
+	if err != nil {
+		return err
+	}
+	defer restore()
+	return ServeStdio(ctx, ServeOptions{BuildHash: buildSHA256, Log: logTo})
+}
+
+// PrintFacts writes this machine's facts to out as indented JSON: the
+// `facts` command of both binaries.
+func PrintFacts(ctx context.Context, out io.Writer) error {
+	facts, err := GatherFacts(ctx)
+	if err != nil {
+		return fmt.Errorf("gather facts: %w", err)
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(facts)
+}
