@@ -18,7 +18,7 @@ func workerCommand() *cli.Command {
 	return &cli.Command{
 		Name: "worker", Usage: "serve the worker protocol on stdin/stdout (started by the controller)",
 		Hidden: true,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "build-sha256", Usage: "the sha256 this binary was verified against"}},
+		Flags:  []cli.Flag{&cli.StringFlag{Name: "build-sha256", Usage: "the sha256 this binary was verified against"}},
 		Action: func(c *cli.Context) error {
 			return runWorker(c.Context, workerOptions{BuildSHA256: c.String("build-sha256")})
 		},
