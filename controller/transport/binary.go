@@ -63,7 +63,7 @@ type workerBinary struct {
 
 var (
 	binMu    sync.Mutex
-	binCache = map[string]*workerBinary{} // by path
+	binCache = map[string]*workerBinary{} // by path, or "embedded:<goarch>"
 )
 
 // loadBinary hashes the file at path, once per process.
@@ -210,17 +210,27 @@ func resolveBinaries(find func(goarch string) (string, error)) (*binarySet, erro
 	return set, nil
 }
 
-// embeddedFor is the embedded build for goarch, when wanted and present.
-// A release whose embedded files are damaged falls back to the files.
+// embeddedFor is the embedded build for goarch, when wanted and present,
+// read once per process: every host of a run shares it. A release whose
+// embedded files are damaged falls back to the files.
 func embeddedFor(goarch string, wanted bool) (*workerBinary, bool) {
 	if !wanted {
 		return nil, false
 	}
+	binMu.Lock()
+	defer binMu.Unlock()
+	key := "embedded:" + goarch
+	if b, ok := binCache[key]; ok {
+		return b, b != nil
+	}
 	blob, ok, err := workerbin.Lookup(goarch)
 	if !ok || err != nil {
+		binCache[key] = nil
 		return nil, false
 	}
-	return embeddedBinary(blob), true
+	b := embeddedBinary(blob)
+	binCache[key] = b
+	return b, true
 }
 
 func (s *binarySet) bySHA(sum string) *workerBinary {
