@@ -18,20 +18,54 @@ const inlineLimit = 64 << 10
 type contentStore struct {
 	mu   sync.RWMutex
 	byID map[string][]byte
+	// fileIDs are the sha256 of policy files by path: a file is read once
+	// per run (runner.readFile), so hashing it once serves every host.
+	fileIDs map[string]string
 }
 
-func newContentStore() *contentStore { return &contentStore{byID: map[string][]byte{}} }
+func newContentStore() *contentStore {
+	return &contentStore{byID: map[string][]byte{}, fileIDs: map[string]string{}}
+}
 
 // add stores data and returns the parameters that describe it to a worker.
 func (c *contentStore) add(data []byte) (key string, value any) {
 	if len(data) <= inlineLimit {
 		return "content", data
 	}
+	return contentRef(c.store(data), data)
+}
+
+// addFile is add for the content of the policy file rel, whose bytes are
+// the same for the whole run: it is hashed on first use only.
+func (c *contentStore) addFile(rel string, data []byte) (key string, value any) {
+	if len(data) <= inlineLimit {
+		return "content", data
+	}
+	c.mu.RLock()
+	id, ok := c.fileIDs[rel]
+	c.mu.RUnlock()
+	if !ok {
+		id = c.store(data)
+		c.mu.Lock()
+		c.fileIDs[rel] = id
+		c.mu.Unlock()
+	}
+	return contentRef(id, data)
+}
+
+// store keeps data under its sha256 and returns that.
+func (c *contentStore) store(data []byte) string {
 	sum := sha256.Sum256(data)
 	id := hex.EncodeToString(sum[:])
 	c.mu.Lock()
 	c.byID[id] = data
 	c.mu.Unlock()
+	return id
+}
+
+// contentRef describes content the worker fetches by id; a new map for each
+// host, as the request that carries it is that host's.
+func contentRef(id string, data []byte) (string, any) {
 	return "content_ref", map[string]any{"sha256": id, "size": int64(len(data))}
 }
 

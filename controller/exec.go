@@ -24,6 +24,11 @@ type executor struct {
 	notified map[string]bool
 	failed   bool
 	stopped  bool // Stop ran: the rest of the host's run is skipped
+	// merged is the host's merged variables, kept between resources until
+	// something they come from changes (setVar, refreshed facts): merging
+	// copies every fact, and a role's resources mostly see the same vars.
+	// Only readers get it; callers that add names use vars().
+	merged *policy.Scope
 }
 
 // step is a resource on its way to the worker.
@@ -43,7 +48,28 @@ func (x *executor) run(ctx context.Context) bool {
 	return x.runHandlers(ctx)
 }
 
+// vars returns the host's variables merged into a new map the caller may
+// change.
 func (x *executor) vars() map[string]any { return x.h.scope(x.ws, x.roleVars) }
+
+// sharedVars returns the host's merged variables for reading only, ready
+// to render templates: the same until dropVars.
+func (x *executor) sharedVars() *policy.Scope {
+	if x.merged == nil {
+		x.merged = policy.NewScope(x.vars())
+	}
+	return x.merged
+}
+
+// dropVars forgets the merged variables after one of their sources changed.
+func (x *executor) dropVars() { x.merged = nil }
+
+// setVar sets a host variable (a Set, a registered result) for this and
+// later roles.
+func (x *executor) setVar(name string, v any) {
+	x.h.setVar(name, v)
+	x.dropVars()
+}
 
 // runList runs resources in order and reports whether none failed.
 func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
@@ -94,11 +120,11 @@ func (x *executor) runList(ctx context.Context, list []*policy.Resource) bool {
 // local step: it is reported in order when its batch is flushed.
 func (x *executor) prepare(res *policy.Resource, pos int) *step {
 	st := &step{res: res, index: x.h.nextIndex(), pos: pos}
-	vars := x.vars() // merged once: the name, the condition and the parameters all read it
+	vars := x.sharedVars() // the name, the condition and the parameters only read it
 	if err := renderName(res, vars); err != nil {
 		return x.localFailure(st, err)
 	}
-	ok, err := x.testWith(res.When, vars)
+	ok, err := x.testWith(res.When, vars.Vars())
 	if err != nil {
 		return x.localFailure(st, fmt.Errorf("%s: when: %w", res.Pos, err))
 	}
@@ -134,11 +160,11 @@ func skipped(res *policy.Resource) *protocol.Result {
 
 // renderName renders a name given as T("..."); Expand hands each host its
 // own copy of the resources, so the rendered name can replace the source.
-func renderName(res *policy.Resource, vars map[string]any) error {
+func renderName(res *policy.Resource, vars *policy.Scope) error {
 	if res.NameTemplate == nil {
 		return nil
 	}
-	name, err := policy.Render(res.NameTemplate.Name(), res.NameTemplate.Src, vars)
+	name, err := vars.Render(res.NameTemplate.Name(), res.NameTemplate.Src)
 	if err != nil {
 		return fmt.Errorf("%s: %s name: %w", res.Pos, res.Type, err)
 	}
@@ -175,7 +201,7 @@ func (x *executor) test(c policy.Cond) (bool, error) {
 	if !c.IsSet() {
 		return true, nil
 	}
-	return x.testWith(c, x.vars())
+	return x.testWith(c, x.sharedVars().Vars())
 }
 
 // testWith decides c with variables already merged.

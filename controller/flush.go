@@ -37,6 +37,7 @@ func (x *executor) flush(ctx context.Context, batch *[]*step) bool {
 	defer stream.Close()
 	changedFacts, ok := x.receive(stream, steps, byID)
 	if ok && changedFacts {
+		x.dropVars()
 		if err := x.h.refreshFacts(ctx, x.ws); err != nil {
 			return x.lostAny(byID, err)
 		}
@@ -164,7 +165,7 @@ func (x *executor) override(res *policy.Resource, r *protocol.Result) error {
 
 func (x *executor) register(res *policy.Resource, r *protocol.Result) {
 	if res.Register != "" {
-		x.h.setVar(res.Register, registered(r))
+		x.setVar(res.Register, registered(r))
 	}
 }
 

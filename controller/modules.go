@@ -104,7 +104,7 @@ func runSet(x *executor, res *policy.Resource, vars map[string]any) (*protocol.R
 		if err != nil {
 			return nil, nil, fmt.Errorf("set %s: %w", k, err)
 		}
-		x.h.setVar(k, v)
+		x.setVar(k, v)
 	}
 	return okResult(), nil, nil
 }

@@ -13,8 +13,8 @@ import (
 // Templates render here, on the controller, because this is where a host's
 // inventory, policy and role variables, its facts and registered results all
 // meet; the worker needs no template engine and never sees the policy.
-func (x *executor) resolve(res *policy.Resource, idx int, vars map[string]any) (protocol.Resource, error) {
-	v, err := policy.Resolve(res.Params, vars)
+func (x *executor) resolve(res *policy.Resource, idx int, vars *policy.Scope) (protocol.Resource, error) {
+	v, err := vars.Resolve(res.Params)
 	if err != nil {
 		return protocol.Resource{}, fmt.Errorf("%s: %s %q: %w", res.Pos, res.Type, res.Name, err)
 	}
@@ -32,20 +32,26 @@ func (x *executor) resolve(res *policy.Resource, idx int, vars map[string]any) (
 
 // fileContent replaces from_file, from_template and from_content with the
 // content itself, inline or by reference.
-func (x *executor) fileContent(res *policy.Resource, params, vars map[string]any) error {
+func (x *executor) fileContent(res *policy.Resource, params map[string]any, vars *policy.Scope) error {
 	data, found, err := x.fileSource(res, params, vars)
 	if err != nil || !found {
 		return err
 	}
+	var key string
+	var val any
+	if rel, ok := params["from_file"].(string); ok {
+		key, val = x.h.r.content.addFile(rel, data)
+	} else {
+		key, val = x.h.r.content.add(data)
+	}
 	for _, k := range []string{"from_file", "from_template", "from_content"} {
 		delete(params, k)
 	}
-	key, val := x.h.r.content.add(data)
 	params[key] = val
 	return nil
 }
 
-func (x *executor) fileSource(res *policy.Resource, params, vars map[string]any) ([]byte, bool, error) {
+func (x *executor) fileSource(res *policy.Resource, params map[string]any, vars *policy.Scope) ([]byte, bool, error) {
 	if rel, ok := params["from_file"].(string); ok {
 		data, err := x.h.r.readFile(rel)
 		if err != nil {
@@ -58,7 +64,7 @@ func (x *executor) fileSource(res *policy.Resource, params, vars map[string]any)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: file %q: from_template: %w", res.Pos, res.Name, err)
 		}
-		out, err := policy.Render(rel, string(src), vars)
+		out, err := vars.Render(rel, string(src))
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: file %q: %w", res.Pos, res.Name, err)
 		}

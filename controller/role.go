@@ -128,6 +128,8 @@ func resolveVars(vars map[string]any, scope map[string]any) (map[string]any, err
 	return m, nil
 }
 
+// setVar sets a host variable. Within a role, call executor.setVar, which
+// also drops the executor's merged variables.
 func (h *hostRun) setVar(name string, v any) {
 	h.mu.Lock()
 	h.vars[name] = v

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -181,10 +182,9 @@ func evalBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 func (p *Policy) Validate(extra map[string]any) error {
 	var errs []error
 	for _, r := range p.Roles {
-		vars := copyTop(p.Variables)
-		for k, v := range extra {
-			vars[k] = v
-		}
+		vars := make(map[string]any, len(p.Variables)+len(extra))
+		maps.Copy(vars, p.Variables)
+		maps.Copy(vars, extra)
 		x, err := r.Expand(Host{Name: "validate", Vars: vars, Facts: map[string]any{}})
 		if err != nil {
 			errs = append(errs, err)

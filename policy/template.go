@@ -28,29 +28,6 @@ func jinjaConfig() *config.Config {
 	return cfg
 }
 
-// environment returns a fresh gonja environment whose context holds vars
-// on top of gonja's globals; one per call keeps concurrent renders apart.
-func environment(vars map[string]any) *exec.Environment {
-	d := gonja.DefaultEnvironment
-	return &exec.Environment{
-		Context:           d.Context.Inherit().Update(exec.NewContext(copyTop(vars))),
-		Filters:           d.Filters,
-		Tests:             d.Tests,
-		ControlStructures: d.ControlStructures,
-		Methods:           d.Methods,
-	}
-}
-
-// copyTop copies the top-level map because gonja's Context.Update writes
-// into the map it is given, and callers share vars across goroutines.
-func copyTop(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // noIncludes is the loader for inline templates: a template is one piece
 // of text; include/extends/import would read files without the checks of
 // Policy.ReadFile, so they are refused.
@@ -67,37 +44,14 @@ func (l noIncludes) Inherit(from string) (loaders.Loader, error) { return l, nil
 
 // Render renders the Jinja2 template src, named name in errors, with vars.
 func Render(name, src string, vars map[string]any) (string, error) {
-	cfg := jinjaConfig()
-	d := gonja.DefaultEnvironment
-	t, err := exec.NewTemplate(name, cfg, noIncludes{name, src}, d)
-	if err != nil {
-		return "", templateError("template "+name, err)
-	}
-	out, err := t.ExecuteToString(exec.NewContext(copyTop(vars)))
-	if err != nil {
-		return "", templateError("template "+name, err)
-	}
-	return out, nil
+	return NewScope(vars).Render(name, src)
 }
 
 // EvalExpr evaluates a Jinja2 expression such as `result.rc == 0` and
 // returns its value as a plain Go value (int64, float64, string, bool,
 // []any, map[string]any or nil).
 func EvalExpr(expr string, vars map[string]any) (any, error) {
-	node, err := parseExpr(expr)
-	if err != nil {
-		return nil, err
-	}
-	ev := &exec.Evaluator{Config: jinjaConfig(), Environment: environment(vars)}
-	v := ev.Eval(node)
-	if v.IsError() {
-		return nil, templateError(exprName(expr), v)
-	}
-	out, err := nativeChecked(v)
-	if err != nil {
-		return nil, templateError(exprName(expr), err)
-	}
-	return out, nil
+	return NewScope(vars).EvalExpr(expr)
 }
 
 // nativeChecked is native, failing on error values gonja leaves inside
@@ -284,33 +238,7 @@ func native(v any) any {
 // evaluated, recursively through []any and map[string]any. v itself is not
 // modified.
 func Resolve(v any, vars map[string]any) (any, error) {
-	switch x := v.(type) {
-	case *Template:
-		return Render(x.Name(), x.Src, vars)
-	case *Eval:
-		return EvalExpr(x.Expr, vars)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			r, err := Resolve(e, vars)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			r, err := Resolve(e, vars)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			out[k] = r
-		}
-		return out, nil
-	}
-	return v, nil
+	return NewScope(vars).Resolve(v)
 }
 
 // jinjaWords are names that are syntax, not variables.
