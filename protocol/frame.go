@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,18 +28,50 @@ type Codec struct {
 	buf []byte
 }
 
+// readBufSize is the read buffer of a Codec. Small frames (events,
+// replies) are read through it; a frame body larger than it is read straight
+// into the frame buffer, so a bigger one would only cost memory on every
+// stream.
+const readBufSize = 4 << 10
+
 // NewCodec wraps rw.
 func NewCodec(rw io.ReadWriter) *Codec {
-	return &Codec{r: bufio.NewReaderSize(rw, 64<<10), w: rw}
+	return &Codec{r: bufio.NewReaderSize(rw, readBufSize), w: rw}
+}
+
+// sendBufs hold frames being sent: length prefix and body in one buffer, so
+// a frame is one write (one yamux data frame) and the body is encoded in
+// place rather than copied behind the prefix.
+var sendBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf keeps a rare huge frame's buffer from staying in the pool.
+const maxPooledBuf = 1 << 20
+
+func getSendBuf() *bytes.Buffer {
+	b := sendBufs.Get().(*bytes.Buffer)
+	b.Reset()
+	b.Write([]byte{0, 0, 0, 0}) // the length prefix, set by writeFrame
+	return b
+}
+
+func putSendBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuf {
+		sendBufs.Put(b)
+	}
 }
 
 // Send encodes v as one frame.
 func (c *Codec) Send(v any) error {
-	body, err := msgpack.Marshal(v)
+	buf := getSendBuf()
+	defer putSendBuf(buf)
+	enc := msgpack.GetEncoder()
+	enc.Reset(buf)
+	err := enc.Encode(v)
+	msgpack.PutEncoder(enc)
 	if err != nil {
 		return fmt.Errorf("encode %T: %w", v, err)
 	}
-	return c.SendRaw(body)
+	return c.writeFrame(buf.Bytes())
 }
 
 // SendRaw writes already-encoded bytes as one frame.
@@ -46,11 +79,23 @@ func (c *Codec) SendRaw(body []byte) error {
 	if len(body) > MaxFrame {
 		return ErrFrameTooLarge
 	}
+	buf := getSendBuf()
+	defer putSendBuf(buf)
+	buf.Write(body)
+	return c.writeFrame(buf.Bytes())
+}
+
+// writeFrame fills in the length prefix of frame (4 bytes, then the body)
+// and writes it.
+func (c *Codec) writeFrame(frame []byte) error {
+	n := len(frame) - 4
+	if n > MaxFrame {
+		return ErrFrameTooLarge
+	}
+	binary.BigEndian.PutUint32(frame[:4], uint32(n))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(body)))
-	if _, err := c.w.Write(append(hdr[:], body...)); err != nil {
+	if _, err := c.w.Write(frame); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
 	return nil

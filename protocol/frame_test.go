@@ -112,3 +112,26 @@ func FuzzRecv(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCodecSend measures sending one frame: an event, as the worker
+// streams for every resource, and a 256 KiB chunk of fetched content.
+func BenchmarkCodecSend(b *testing.B) {
+	frames := []struct {
+		name string
+		v    any
+	}{
+		{"event", Frame{Event: &Event{Kind: EventResult, ID: 7, Result: &Result{Status: StatusChanged, Changed: true, Actions: []string{"create"}}}}},
+		{"chunk", FetchChunk{Data: bytes.Repeat([]byte{1}, FetchChunkSize)}},
+	}
+	for _, f := range frames {
+		b.Run(f.name, func(b *testing.B) {
+			c := NewCodec(rw{bytes.NewReader(nil)})
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.Send(f.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

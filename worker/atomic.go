@@ -98,7 +98,10 @@ func writeAtomic(ctx context.Context, path string, src io.Reader, attrs fileAttr
 		}
 		tr.done(tmp)
 	}()
-	if _, err = io.Copy(f, ctxReader{ctx, src}); err != nil {
+	// The writer side checks ctx, so that a source with WriteTo (inline
+	// bytes, a fetch) hands its buffers straight to the file: no copy
+	// through an intermediate 32 KiB buffer, one write per chunk.
+	if _, err = io.Copy(ctxWriter{ctx, f}, src); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if attrs.uid >= 0 || attrs.gid >= 0 {
@@ -135,15 +138,16 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// ctxReader stops a long copy when the session ends.
-type ctxReader struct {
+// ctxWriter stops a long copy when the session ends: every write checks
+// ctx first.
+type ctxWriter struct {
 	ctx context.Context
-	r   io.Reader
+	w   io.Writer
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c ctxWriter) Write(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	return c.w.Write(p)
 }

@@ -113,7 +113,9 @@ func pipes(cmd *exec.Cmd) (io.Reader, io.Reader, error) {
 func collect(wg *sync.WaitGroup, r io.Reader, buf *bytes.Buffer, stream string, quiet bool, env *Env) {
 	defer wg.Done()
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	// Start small: most commands print a few short lines, and the scanner
+	// doubles the buffer, up to the 16 MiB line limit, when a line needs it.
+	sc.Buffer(make([]byte, 0, 4<<10), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		buf.WriteString(line)

@@ -46,12 +46,38 @@ func fetch(ctx context.Context, sess *protocol.Session, ref protocol.ContentRef)
 }
 
 type fetchReader struct {
-	st   *protocol.Stream
-	ref  protocol.ContentRef
-	h    hash.Hash
-	n    int64
-	buf  []byte // unread part of the current chunk
-	done error  // sticky result once the stream ended
+	st    *protocol.Stream
+	ref   protocol.ContentRef
+	h     hash.Hash
+	n     int64
+	chunk protocol.FetchChunk // the last chunk; its Data is reused
+	buf   []byte              // unread part of the current chunk
+	done  error               // sticky result once the stream ended
+}
+
+// WriteTo writes the content to w chunk by chunk, without the copy into a
+// caller's buffer that Read makes. It ends as Read does: nil after the
+// whole verified content, else the error Read would return.
+func (f *fetchReader) WriteTo(w io.Writer) (int64, error) {
+	var written int64
+	for {
+		if len(f.buf) > 0 {
+			n, err := w.Write(f.buf)
+			written += int64(n)
+			f.buf = f.buf[n:]
+			if err != nil {
+				return written, err
+			}
+			continue
+		}
+		if f.done != nil {
+			if f.done == io.EOF {
+				return written, nil
+			}
+			return written, f.done
+		}
+		f.done = f.next()
+	}
 }
 
 func (f *fetchReader) Read(p []byte) (int, error) {
@@ -69,8 +95,12 @@ func (f *fetchReader) Read(p []byte) (int, error) {
 // next reads one chunk. It returns nil while more may come, and the final
 // result (io.EOF or an error) otherwise.
 func (f *fetchReader) next() error {
-	var c protocol.FetchChunk
-	if err := f.st.Recv(&c); err != nil {
+	// Decoding into the previous chunk reuses its Data: msgpack fills a
+	// slice with enough capacity in place. Fields a frame omits must not
+	// keep the previous chunk's values.
+	c := &f.chunk
+	*c = protocol.FetchChunk{Data: c.Data[:0]}
+	if err := f.st.Recv(c); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}

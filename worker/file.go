@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/opsmop/opsmop/protocol"
 )
@@ -150,15 +151,6 @@ func validRef(ref *protocol.ContentRef) error {
 
 func (r *File) hasContent() bool { return r.hasInline || r.ref != nil }
 
-// wantSHA256 is the hex sha256 of the content the file should hold.
-func (r *File) wantSHA256() string {
-	if r.ref != nil {
-		return r.ref.SHA256
-	}
-	sum := sha256.Sum256(r.content)
-	return hex.EncodeToString(sum[:])
-}
-
 // Plan compares the file with what it should be.
 func (r *File) Plan(ctx context.Context, env *Env) ([]string, error) {
 	r.existing, r.diff = nil, ""
@@ -242,18 +234,45 @@ func (r *File) followLink() error {
 }
 
 func (r *File) sameContent(fi fs.FileInfo) (bool, error) {
-	if r.ref != nil && fi.Size() != r.ref.Size {
+	if r.ref != nil {
+		if fi.Size() != r.ref.Size {
+			return false, nil
+		}
+		have, err := hashFile(r.path)
+		if err != nil {
+			return false, err
+		}
+		return have == r.ref.SHA256, nil
+	}
+	if fi.Size() != int64(len(r.content)) {
 		return false, nil
 	}
-	if r.ref == nil && fi.Size() != int64(len(r.content)) {
-		return false, nil
-	}
-	have, err := hashFile(r.path)
-	if err != nil {
-		return false, err
-	}
-	return have == r.wantSHA256(), nil
+	// Inline content is at hand: comparing bytes answers the same question
+	// as comparing sha256s, without hashing either side.
+	return fileEquals(r.path, r.content)
 }
+
+// fileEquals reports whether the file at path holds exactly want. It reads
+// one byte more than want to see a file that grew since it was stat'ed.
+func fileEquals(path string, want []byte) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	buf := make([]byte, len(want)+1)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	return bytes.Equal(buf[:n], want), nil
+}
+
+// hashBufSize is the read size of hashFile: larger than io.Copy's 32 KiB,
+// so a 1 MiB file takes 8 reads rather than 32.
+const hashBufSize = 128 << 10
+
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, hashBufSize); return &b }}
 
 func hashFile(path string) (string, error) {
 	f, err := os.Open(path)
@@ -262,11 +281,19 @@ func hashFile(path string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	buf := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(buf)
+	// onlyReader hides File.WriteTo, which would ignore buf.
+	if _, err := io.CopyBuffer(h, onlyReader{f}, *buf); err != nil {
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// onlyReader exposes Read and nothing else.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // setDiff computes the unified diff of an inline content change when the
 // run asked for diffs. Content fetched by reference is large by definition
