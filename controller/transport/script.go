@@ -16,6 +16,10 @@ const (
 	lineErr   = "OPSMOP-ERR"   // OPSMOP-ERR <message>: the script gave up
 )
 
+// archFile holds the machine name on Linux 6.1 and later; a variable so a
+// test can take it away, as an older kernel does.
+var archFile = "/proc/sys/kernel/arch"
+
 // sudoSpec says how the worker is started under sudo.
 type sudoSpec struct {
 	Enabled  bool
@@ -39,7 +43,9 @@ func bootScript(hashes map[string]string) string {
 	// coreutils' sha256sum, which matters since every start hashes the
 	// cached worker. sha256sum is the fallback where openssl is missing.
 	b.WriteString("if command -v openssl >/dev/null 2>&1; then sha() { openssl dgst -sha256 -r \"$1\"; }; else sha() { sha256sum \"$1\"; }; fi\n")
-	b.WriteString("case `uname -m` in\n")
+	// The machine name as `uname -m` gives it; Linux 6.1 and later also
+	// publish it in /proc, which the shell reads without starting a process.
+	b.WriteString("read m <" + archFile + " 2>/dev/null || m=`uname -m`\ncase $m in\n")
 	arches := make([]string, 0, len(hashes))
 	for a := range hashes {
 		arches = append(arches, a)
@@ -52,7 +58,7 @@ func bootScript(hashes map[string]string) string {
 			}
 		}
 	}
-	b.WriteString("*) echo \"" + lineArch + " `uname -m`\"; exit 90 ;;\nesac\n")
+	b.WriteString("*) echo \"" + lineArch + " $m\"; exit 90 ;;\nesac\n")
 	b.WriteString(`d=$HOME/.cache/opsmop
 if [ ! -d "$d" ] && ! mkdir -p "$d" 2>/dev/null; then
 d=${TMPDIR:-/tmp}/opsmop-` + "`id -u`" + `

@@ -365,3 +365,22 @@ func TestScriptCacheWithoutHome(t *testing.T) {
 		t.Fatalf("symlinked fallback: err = %v, want refused", err)
 	}
 }
+
+// TestScriptArchWithoutProc: on a kernel without /proc/sys/kernel/arch
+// (before 6.1) the script asks uname.
+func TestScriptArchWithoutProc(t *testing.T) {
+	old := archFile
+	archFile = filepath.Join(t.TempDir(), "no-such-file")
+	t.Cleanup(func() { archFile = old })
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := runScript(t, t.TempDir(), bins)
+	if err != nil {
+		t.Fatalf("start without %s: %v", archFile, err)
+	}
+	if h := handshake(t, c); h.BuildHash != bins.byArch[runtime.GOARCH].sha256 {
+		t.Errorf("worker build = %s, want this architecture's", h.BuildHash)
+	}
+}
