@@ -27,7 +27,7 @@ var cases = []string{caseCold, caseWarm, caseCheck}
 func BenchmarkPush(b *testing.B) {
 	hosts, rtts, repeat := mustConfig(b, 20, "0")
 	bin := buildOpsmop(b)
-	f := startFleet(b, hosts)
+	f := startFleet(b, hosts, true)
 	bd := newBed(b, f, hosts, bin)
 	ctx := context.Background()
 	for _, rtt := range rtts {
@@ -60,7 +60,7 @@ func BenchmarkAnsible(b *testing.B) {
 		b.Fatal("ansible-playbook not found: install Debian's ansible-core (make bench-ansible does)")
 	}
 	bin := buildOpsmop(b)
-	f := startFleet(b, hosts)
+	f := startFleet(b, hosts, true)
 	bd := newBed(b, f, hosts, bin)
 	ctx := context.Background()
 	var rows []vsRow
@@ -91,7 +91,7 @@ func BenchmarkScale(b *testing.B) {
 	slices.Sort(sizes)
 	max := sizes[len(sizes)-1]
 	bin := buildOpsmop(b)
-	f := startFleet(b, max)
+	f := startFleet(b, max, false)
 	ctx := context.Background()
 	// The hosts share one file system and so one worker cache: a cold
 	// apply on one host warms the worker for all, then the whole fleet

@@ -23,7 +23,7 @@ func BenchmarkOneHost(b *testing.B) {
 		repeat = 20
 	}
 	bin := buildOpsmop(b)
-	f := startFleet(b, 1)
+	f := startFleet(b, 1, true)
 	bd := newBed(b, f, 1, bin)
 	ctx := context.Background()
 	h := bd.hosts[0]

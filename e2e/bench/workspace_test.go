@@ -23,8 +23,9 @@ import (
 	"github.com/opsmop/opsmop/e2e/fleet"
 )
 
-// workerCache is where the worker caches its binary when it runs as root;
-// the fleet's hosts share one file system, so one cache serves them all.
+// workerCache is where the worker caches its binary when it runs as root.
+// The fleet's hosts share one file system: unless the fleet gives each
+// host a private /root/.cache, one cache serves them all.
 const workerCache = "/root/.cache/opsmop"
 
 // blobSize is the size of the copied file of the workload.
@@ -40,8 +41,11 @@ type bed struct {
 	home   string        // HOME for both tools: .ssh/known_hosts
 	bin    string        // the opsmop binary, named opsmop-push
 	worker string        // the worker-only build it carries, which hosts run
-	rtt    time.Duration
-	addrs  []string // per host "ip:port" that clients dial
+	// privateCache: each host has its own root's cache
+	// (fleet.Options.PrivateRootCache).
+	privateCache bool
+	rtt          time.Duration
+	addrs        []string // per host "ip:port" that clients dial
 
 	proxySrv *toxiproxy.ApiServer
 	proxies  []*toxiproxy.Proxy
@@ -49,13 +53,16 @@ type bed struct {
 
 // startFleet starts a fleet of n hosts and closes it when b ends. Close of
 // hundreds of hosts takes tens of seconds and is not part of any figure.
-func startFleet(b *testing.B, n int) *fleet.Fleet {
+// startFleet starts n hosts; privateCache gives each its own root's cache,
+// so that a cold apply is cold on every host (with one shared cache, hosts
+// that start late find the worker another host has just installed).
+func startFleet(b *testing.B, n int, privateCache bool) *fleet.Fleet {
 	b.Helper()
 	fleet.Require(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	t0 := time.Now()
-	f, err := fleet.Start(ctx, fleet.Options{Hosts: n, Prefix: "ombn"})
+	f, err := fleet.Start(ctx, fleet.Options{Hosts: n, Prefix: "ombn", PrivateRootCache: privateCache})
 	if err != nil {
 		b.Fatalf("start fleet of %d hosts: %v", n, err)
 	}
@@ -89,7 +96,7 @@ func newBed(b *testing.B, f *fleet.Fleet, n int, bin string) *bed {
 		b.Fatal(err)
 	}
 	bd := &bed{f: f, hosts: f.Hosts[:n], dir: dir, home: home, bin: pushBin,
-		worker: filepath.Join(filepath.Dir(bin), "opsmop-worker")}
+		worker: filepath.Join(filepath.Dir(bin), "opsmop-worker"), privateCache: f.PrivateRootCache}
 	b.Cleanup(bd.stopProxies)
 	if err := bd.setRTT(0); err != nil {
 		b.Fatal(err)
@@ -234,8 +241,18 @@ func (bd *bed) reset(worker bool) error {
 			return err
 		}
 	}
-	if worker {
-		if err := os.RemoveAll(workerCache); err != nil {
+	if !worker {
+		return nil
+	}
+	caches := []string{workerCache}
+	if bd.privateCache {
+		caches = caches[:0]
+		for _, h := range bd.hosts {
+			caches = append(caches, filepath.Join(h.RootCacheDir(), "opsmop"))
+		}
+	}
+	for _, c := range caches {
+		if err := os.RemoveAll(c); err != nil {
 			return fmt.Errorf("remove worker cache: %w", err)
 		}
 	}

@@ -36,6 +36,12 @@ type Options struct {
 	// digits, default "omt"). A random id follows it, so fleets of parallel
 	// test binaries never collide.
 	Prefix string
+	// PrivateRootCache gives each host's sshd, and so everything run
+	// through it, its own /root/.cache: root's worker cache is then per
+	// host, as on separate machines, instead of one that all hosts share
+	// (they share this machine's file system). Benchmarks of a cold start
+	// need it; the host side of it is Host.RootCacheDir.
+	PrivateRootCache bool
 }
 
 // Host is one test host: its own network namespace, address, sshd and
@@ -53,7 +59,8 @@ type Host struct {
 	HostKeyPub   string // the host's current ed25519 public key, "ssh-ed25519 AAAA..."
 	Netns        string // network namespace name (also the user and veth name)
 
-	fleetDir string
+	fleetDir         string
+	privateRootCache bool
 }
 
 // Dir is a per-host scratch directory owned by root (mode 0755), where
@@ -69,6 +76,9 @@ type Fleet struct {
 	Hosts      []*Host
 	Dir        string // /tmp/<Name>: keys, homes, sshd configs and logs
 	KnownHosts string // known_hosts with every host's key as of Start
+	// PrivateRootCache is Options.PrivateRootCache: each host has its
+	// own /root/.cache, Host.RootCacheDir on this machine.
+	PrivateRootCache bool
 
 	block int
 	mu    sync.Mutex
@@ -135,6 +145,12 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
+	f.PrivateRootCache = opts.PrivateRootCache
+	if opts.PrivateRootCache {
+		if err := os.MkdirAll(rootCache, 0o700); err != nil {
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+	}
 	if err := f.allocBridge(ctx); err != nil {
 		return nil, err
 	}
@@ -144,7 +160,7 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 			Name: "host" + strconv.Itoa(i), Index: i,
 			Addr: hostAddr(f.block, i).String(), Port: 22,
 			User: obj, Netns: obj, SudoPassword: opts.SudoPassword[i],
-			fleetDir: f.Dir,
+			fleetDir: f.Dir, privateRootCache: opts.PrivateRootCache,
 		}
 		h.Home = filepath.Join(h.base(), "home")
 		h.KeyPath = filepath.Join(h.base(), "id_ed25519")

@@ -383,3 +383,38 @@ func BenchmarkStart(b *testing.B) {
 		})
 	}
 }
+
+// TestPrivateRootCacheIntegration: with PrivateRootCache each host's root
+// writes to a /root/.cache of its own, which this machine sees in
+// Host.RootCacheDir, and this machine's /root/.cache is untouched.
+func TestPrivateRootCacheIntegration(t *testing.T) {
+	Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	f, err := Start(ctx, Options{Hosts: 2, Prefix: "omtpc", PrivateRootCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mark := "opsmop-private-cache-" + f.Name
+	for _, h := range f.Hosts {
+		c, err := dial(f, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, err := remote(c, "sudo -n sh -c 'echo "+h.Name+" > /root/.cache/"+mark+"'", "", false)
+		c.Close()
+		if err != nil {
+			t.Fatalf("%s: write to /root/.cache: %v: %s", h.Name, err, stderr)
+		}
+	}
+	for _, h := range f.Hosts {
+		got, err := os.ReadFile(filepath.Join(h.RootCacheDir(), mark))
+		if err != nil || strings.TrimSpace(string(got)) != h.Name {
+			t.Errorf("%s: its cache holds %q, %v; want its own name", h.Name, got, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/root/.cache", mark)); !os.IsNotExist(err) {
+		t.Errorf("the machine's own /root/.cache was written: %v", err)
+	}
+}

@@ -85,7 +85,18 @@ func startSSHD(h *Host) (*sshdProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
-	cmd := exec.Command(tool("ip"), "netns", "exec", h.Netns, tool("sshd"), "-D", "-e", "-f", h.sshdConfigPath())
+	argv := []string{"netns", "exec", h.Netns, tool("sshd"), "-D", "-e", "-f", h.sshdConfigPath()}
+	if h.privateRootCache {
+		if err := os.MkdirAll(h.RootCacheDir(), 0o700); err != nil {
+			logf.Close()
+			return nil, fmt.Errorf("fleet: %w", err)
+		}
+		// ip netns exec runs the command in a mount namespace of its own,
+		// so the bind mount is seen by this sshd and its children only.
+		argv = []string{"netns", "exec", h.Netns, "/bin/sh", "-c", `mount --bind "$0" ` + rootCache + ` && exec "$@"`,
+			h.RootCacheDir(), tool("sshd"), "-D", "-e", "-f", h.sshdConfigPath()}
+	}
+	cmd := exec.Command(tool("ip"), argv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -178,7 +189,15 @@ func tail(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-func (h *Host) base() string           { return filepath.Join(h.fleetDir, h.Name) }
+func (h *Host) base() string { return filepath.Join(h.fleetDir, h.Name) }
+
+// rootCache is root's cache directory, which Options.PrivateRootCache
+// makes per host.
+const rootCache = "/root/.cache"
+
+// RootCacheDir is, with Options.PrivateRootCache, the directory this
+// machine sees where the host sees /root/.cache.
+func (h *Host) RootCacheDir() string   { return filepath.Join(h.base(), "root-cache") }
 func (h *Host) hostKeyPath() string    { return filepath.Join(h.base(), "sshd", "ssh_host_ed25519_key") }
 func (h *Host) sshdConfigPath() string { return filepath.Join(h.base(), "sshd", "sshd_config") }
 func (h *Host) sshdLogPath() string    { return filepath.Join(h.base(), "sshd", "sshd.log") }
