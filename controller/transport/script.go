@@ -29,9 +29,10 @@ type sudoSpec struct {
 }
 
 // bootScript is the sh script that runs on the host. The cache is in the
-// worker user's home; a user without a usable home (nobody, some system
-// users) gets a 0700 directory of its own in $TMPDIR or /tmp, used only if
-// it is a real directory that user owns. A cold start also
+// worker user's home, used only if it is a real directory that user owns
+// (not, say, one another user made where a sudo that keeps HOME points);
+// a user without a usable home (nobody, some system users) gets a 0700
+// directory of its own in $TMPDIR or /tmp, on the same condition. A cold start also
 // clears out what earlier builds left in the cache more than a week ago, so
 // the cache does not grow by a worker per release forever. It is sent whole in
 // the exec request, so a warm start is a single exchange. It must not
@@ -60,10 +61,11 @@ func bootScript(hashes map[string]string) string {
 	}
 	b.WriteString("*) echo \"" + lineArch + " $m\"; exit 90 ;;\nesac\n")
 	b.WriteString(`d=$HOME/.cache/opsmop
-if [ ! -d "$d" ] && ! mkdir -p "$d" 2>/dev/null; then
+[ -d "$d" ] || mkdir -p "$d" 2>/dev/null
+if [ ! -d "$d" ] || [ -L "$d" ] || [ ! -O "$d" ]; then
 d=${TMPDIR:-/tmp}/opsmop-` + "`id -u`" + `
 mkdir -m 700 "$d" 2>/dev/null
-[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || { echo "` + lineErr + ` no safe cache: cannot create $HOME/.cache/opsmop, and $d is not a directory of ours"; exit 91; }
+[ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || { echo "` + lineErr + ` no safe cache: $HOME/.cache/opsmop is not a directory of ours, nor is $d"; exit 91; }
 fi
 b=$d/opsmop-$h
 if [ -x "$b" ]; then s=` + "`sha \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi

@@ -384,3 +384,52 @@ func TestScriptArchWithoutProc(t *testing.T) {
 		t.Errorf("worker build = %s, want this architecture's", h.BuildHash)
 	}
 }
+
+// TestScriptCacheNotOurs: a cache directory in the home that is not the
+// worker user's own (another owner, or a symlink) is never used; the
+// script falls back to a private directory of its own.
+func TestScriptCacheNotOurs(t *testing.T) {
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := strconv.Itoa(os.Getuid())
+	for _, tc := range []struct {
+		name  string
+		plant func(t *testing.T, cache string)
+	}{
+		{"symlink", func(t *testing.T, cache string) {
+			if err := os.Symlink(t.TempDir(), cache); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"another owner", func(t *testing.T, cache string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to give the directory away (CI runs as root)")
+			}
+			if err := os.Mkdir(cache, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(cache, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			cache := filepath.Join(home, ".cache", "opsmop")
+			os.MkdirAll(filepath.Dir(cache), 0o700)
+			tc.plant(t, cache)
+			tmp := t.TempDir()
+			c, err := runScriptPath(t, home, bins, os.Getenv("PATH"), "TMPDIR="+tmp)
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			handshake(t, c)
+			want := filepath.Join(tmp, "opsmop-"+uid, "opsmop-"+bins.byArch[runtime.GOARCH].sha256)
+			if _, err := os.Stat(want); err != nil {
+				t.Errorf("worker not cached in the private fallback: %v", err)
+			}
+		})
+	}
+}
