@@ -148,24 +148,7 @@ func serveContent(ctl *protocol.Session, content map[string][]byte) {
 		if err != nil {
 			return
 		}
-		go func() {
-			defer in.Close()
-			var req protocol.FetchRequest
-			in.Decode(&req)
-			data, ok := content[req.SHA256]
-			if !ok {
-				in.Send(protocol.FetchChunk{Err: "no such content"})
-				return
-			}
-			for len(data) > 0 {
-				n := min(len(data), protocol.FetchChunkSize)
-				if in.Send(protocol.FetchChunk{Data: data[:n]}) != nil {
-					return
-				}
-				data = data[n:]
-			}
-			in.Send(protocol.FetchChunk{EOF: true})
-		}()
+		go answerFetch(in, content)
 	}
 }
 

@@ -68,25 +68,31 @@ func (w *testWorker) serveFetch(content map[string][]byte) {
 			return
 		}
 		go func() {
-			defer in.Close()
 			w.served.Add(1)
-			var req protocol.FetchRequest
-			in.Decode(&req)
-			data, ok := content[req.SHA256]
-			if !ok {
-				in.Send(protocol.FetchChunk{Err: "no such content"})
-				return
-			}
-			for len(data) > 0 {
-				n := min(len(data), protocol.FetchChunkSize)
-				if in.Send(protocol.FetchChunk{Data: data[:n]}) != nil {
-					return
-				}
-				data = data[n:]
-			}
-			in.Send(protocol.FetchChunk{EOF: true})
+			answerFetch(in, content)
 		}()
 	}
+}
+
+// answerFetch answers one fetch call from content, by sha256, in chunks
+// as the controller does.
+func answerFetch(in *protocol.Incoming, content map[string][]byte) {
+	defer in.Close()
+	var req protocol.FetchRequest
+	in.Decode(&req)
+	data, ok := content[req.SHA256]
+	if !ok {
+		in.Send(protocol.FetchChunk{Err: "no such content"})
+		return
+	}
+	for len(data) > 0 {
+		n := min(len(data), protocol.FetchChunkSize)
+		if in.Send(protocol.FetchChunk{Data: data[:n]}) != nil {
+			return
+		}
+		data = data[n:]
+	}
+	in.Send(protocol.FetchChunk{EOF: true})
 }
 
 // run makes a run call and returns every event, in order.
