@@ -41,11 +41,8 @@ type bed struct {
 	home   string        // HOME for both tools: .ssh/known_hosts
 	bin    string        // the opsmop binary, named opsmop-push
 	worker string        // the worker-only build it carries, which hosts run
-	// privateCache: each host has its own root's cache
-	// (fleet.Options.PrivateRootCache).
-	privateCache bool
-	rtt          time.Duration
-	addrs        []string // per host "ip:port" that clients dial
+	rtt    time.Duration
+	addrs  []string // per host "ip:port" that clients dial
 
 	proxySrv *toxiproxy.ApiServer
 	proxies  []*toxiproxy.Proxy
@@ -96,7 +93,7 @@ func newBed(b *testing.B, f *fleet.Fleet, n int, bin string) *bed {
 		b.Fatal(err)
 	}
 	bd := &bed{f: f, hosts: f.Hosts[:n], dir: dir, home: home, bin: pushBin,
-		worker: filepath.Join(filepath.Dir(bin), "opsmop-worker"), privateCache: f.PrivateRootCache}
+		worker: filepath.Join(filepath.Dir(bin), "opsmop-worker")}
 	b.Cleanup(bd.stopProxies)
 	if err := bd.setRTT(0); err != nil {
 		b.Fatal(err)
@@ -245,7 +242,7 @@ func (bd *bed) reset(worker bool) error {
 		return nil
 	}
 	caches := []string{workerCache}
-	if bd.privateCache {
+	if bd.f.PrivateRootCache {
 		caches = caches[:0]
 		for _, h := range bd.hosts {
 			caches = append(caches, filepath.Join(h.RootCacheDir(), "opsmop"))
