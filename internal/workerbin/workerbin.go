@@ -7,9 +7,6 @@ import (
 	"strings"
 )
 
-// Tag is the build tag that embeds the worker builds.
-const Tag = "opsmop_embedworker"
-
 // Dir is where pack writes the builds, relative to this package.
 const Dir = "blobs"
 
