@@ -45,3 +45,15 @@ func TestRunLineLengths(t *testing.T) {
 		})
 	}
 }
+
+func TestCommandsDoNotInheritBootEnv(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "1") // what the boot script starts the worker with
+	forgetBootEnv()
+	res, err := Run(context.Background(), &Env{}, Command{Argv: []string{"sh", "-c", "echo ${GOMAXPROCS-unset}"}, Quiet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stdout != "unset\n" {
+		t.Errorf("a command saw GOMAXPROCS=%q, want it unset", strings.TrimSpace(res.Stdout))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/opsmop/opsmop/internal/buildinfo"
 )
@@ -16,6 +17,7 @@ import (
 // megabytes again. Empty means nobody did (a worker started by hand, local
 // mode), so the worker hashes itself for the handshake.
 func RunStdio(ctx context.Context, buildSHA256 string) error {
+	forgetBootEnv()
 	if buildSHA256 == "" {
 		h, err := buildinfo.Hash()
 		if err != nil {
@@ -32,6 +34,11 @@ func RunStdio(ctx context.Context, buildSHA256 string) error {
 	defer restore()
 	return ServeStdio(ctx, ServeOptions{BuildHash: buildSHA256, Log: logTo})
 }
+
+// forgetBootEnv takes out of the environment what the boot script set for
+// the worker's own runtime (GOMAXPROCS=1), so the commands the worker runs
+// get their own defaults.
+func forgetBootEnv() { os.Unsetenv("GOMAXPROCS") }
 
 // PrintFacts writes this machine's facts to out as indented JSON: the
 // `facts` command of both binaries.
