@@ -51,6 +51,9 @@ type workerBinary struct {
 	name   string // how errors name it: a path, or the embedded build
 	sha256 string
 	read   func() ([]byte, error) // the uncompressed binary
+	// zstSource gives the zstd form where it exists already (an embedded
+	// build); without it, compressed makes it from read.
+	zstSource func() ([]byte, error)
 
 	gzOnce sync.Once
 	gz     []byte
@@ -96,9 +99,14 @@ func fileBinary(path, sum string) *workerBinary {
 // embeddedBinary is a build opsmop carries: its zstd form is sent as is,
 // and only a host without zstd costs a decompression (to gzip it).
 func embeddedBinary(blob workerbin.Blob) *workerBinary {
-	b := &workerBinary{name: "the embedded linux/" + blob.GOARCH + " worker", sha256: blob.SHA256}
-	b.zstOnce.Do(func() { b.zst = blob.Zstd })
-	b.read = func() ([]byte, error) { return unzstd(blob.Zstd) }
+	b := &workerBinary{name: "the embedded linux/" + blob.GOARCH + " worker", sha256: blob.SHA256, zstSource: blob.Zstd}
+	b.read = func() ([]byte, error) {
+		z, err := b.compressed(codecZstd)
+		if err != nil {
+			return nil, err
+		}
+		return unzstd(z)
+	}
 	return b
 }
 
@@ -106,7 +114,13 @@ func embeddedBinary(blob workerbin.Blob) *workerBinary {
 // computed on first use only: warm runs never pay for it.
 func (b *workerBinary) compressed(codec string) ([]byte, error) {
 	if codec == codecZstd {
-		b.zstOnce.Do(func() { b.zst, b.zstErr = b.withRaw(zstdBytes) })
+		b.zstOnce.Do(func() {
+			if b.zstSource != nil {
+				b.zst, b.zstErr = b.zstSource()
+				return
+			}
+			b.zst, b.zstErr = b.withRaw(zstdBytes)
+		})
 		return b.zst, b.zstErr
 	}
 	b.gzOnce.Do(func() { b.gz, b.gzErr = b.withRaw(gzipBytes) })

@@ -112,7 +112,14 @@ func TestEmbeddedBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := embeddedBinary(workerbin.Blob{GOARCH: "arm64", SHA256: "abc", Zstd: packed})
+	reads := 0
+	b := embeddedBinary(workerbin.Blob{GOARCH: "arm64", SHA256: "abc", Zstd: func() ([]byte, error) {
+		reads++
+		return packed, nil
+	}})
+	if reads != 0 {
+		t.Errorf("the build was read %d times before a host needed it", reads)
+	}
 	if b.sha256 != "abc" || !strings.Contains(b.name, "embedded linux/arm64") {
 		t.Errorf("sha256 %q, name %q", b.sha256, b.name)
 	}
@@ -123,6 +130,9 @@ func TestEmbeddedBinary(t *testing.T) {
 	gz, err := b.compressed(codecGzip)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if reads != 1 {
+		t.Errorf("the build was read %d times, want once per process", reads)
 	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
@@ -135,7 +145,7 @@ func TestEmbeddedBinary(t *testing.T) {
 }
 
 func TestEmbeddedBinaryDamaged(t *testing.T) {
-	b := embeddedBinary(workerbin.Blob{GOARCH: "amd64", SHA256: "abc", Zstd: []byte("not zstd")})
+	b := embeddedBinary(workerbin.Blob{GOARCH: "amd64", SHA256: "abc", Zstd: func() ([]byte, error) { return []byte("not zstd"), nil }})
 	if _, err := b.compressed(codecGzip); err == nil || !strings.Contains(err.Error(), "decompress the embedded worker") {
 		t.Fatalf("err = %v, want a decompression error", err)
 	}

@@ -129,7 +129,9 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 	if !m.sudo.Password {
 		split.prompt = nil
 	}
-	stdout := bufio.NewReaderSize(countingReader{r: p.stdout, n: &c.recv}, 32<<10)
+	// Small: the worker's replies are small, and yamux buffers its reads
+	// again; 32 KiB here was 1.4 MB of a 50-host run's memory.
+	stdout := bufio.NewReaderSize(countingReader{r: p.stdout, n: &c.recv}, 4<<10)
 	go readUntilReady(stdout, split, events, done)
 	stderrDone := make(chan struct{})
 	if p.stderr != nil {

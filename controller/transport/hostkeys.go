@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
@@ -76,13 +77,61 @@ func (p hostKeyPolicy) apply(cfg *ssh.ClientConfig, host string, port int) error
 
 // callback reads the known_hosts file; a missing file is an empty one.
 func (p hostKeyPolicy) callback() (ssh.HostKeyCallback, error) {
-	if _, err := os.Stat(p.file); errors.Is(err, os.ErrNotExist) {
+	st, err := os.Stat(p.file)
+	if errors.Is(err, os.ErrNotExist) {
 		return func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }, nil
 	}
-	cb, err := knownhosts.New(p.file)
 	if err != nil {
 		return nil, fmt.Errorf("read known hosts: %w", err)
 	}
+	return knownHostsFiles.parse(p.file, identify(st))
+}
+
+// knownHostsFiles are the known_hosts files this process has parsed, shared
+// by its connections: each host of a fleet parsed the whole file, so n hosts
+// cost n times an n-line file. A file that changed since (a host recorded in
+// accept-new mode, an edit) has another identity and is parsed again.
+var knownHostsFiles = &parsedFiles{m: map[string]parsedFile{}}
+
+// parseKnownHosts is knownhosts.New; a test counts its calls.
+var parseKnownHosts = knownhosts.New
+
+type parsedFiles struct {
+	mu sync.Mutex
+	m  map[string]parsedFile
+}
+
+type parsedFile struct {
+	id fileIdentity
+	cb ssh.HostKeyCallback
+}
+
+// fileIdentity changes whenever a file's content can have: any write sets
+// the change time, which no program can set back.
+type fileIdentity struct {
+	ino, size    int64
+	mtime, ctime syscall.Timespec
+}
+
+func identify(st os.FileInfo) fileIdentity {
+	id := fileIdentity{size: st.Size()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ino, id.mtime, id.ctime = int64(sys.Ino), sys.Mtim, sys.Ctim
+	}
+	return id
+}
+
+func (f *parsedFiles) parse(file string, id fileIdentity) (ssh.HostKeyCallback, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.m[file]; ok && p.id == id {
+		return p.cb, nil
+	}
+	cb, err := parseKnownHosts(file)
+	if err != nil {
+		return nil, fmt.Errorf("read known hosts: %w", err)
+	}
+	f.m[file] = parsedFile{id: id, cb: cb}
 	return cb, nil
 }
 

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +179,44 @@ func TestDialSSHFake(t *testing.T) {
 			}
 			t.Logf("%s: %+v", want.name, st)
 		})
+	}
+}
+
+// TestKnownHostsParsedOnce: the connections of a run share one parse of an
+// unchanged known_hosts, and see a key recorded since (by accept-new, by an
+// edit) as soon as the file has changed.
+func TestKnownHostsParsedOnce(t *testing.T) {
+	parses := 0
+	parseKnownHosts = func(files ...string) (ssh.HostKeyCallback, error) {
+		parses++
+		return knownhosts.New(files...)
+	}
+	t.Cleanup(func() { parseKnownHosts = knownhosts.New })
+	key := newSigner(t, ssh.KeyAlgoED25519).PublicKey()
+	file := writeKnownHosts(t, knownhosts.Line([]string{"a.example"}, key))
+	p := hostKeyPolicy{mode: "true", file: file}
+	check := func(host string) error {
+		cb, err := p.callback()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cb(host+":22", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}, key)
+	}
+	for range 3 {
+		if err := check("a.example"); err != nil {
+			t.Fatalf("a.example: %v", err)
+		}
+	}
+	if parses != 1 {
+		t.Errorf("an unchanged file was parsed %d times, want once", parses)
+	}
+	if err := appendKnownHost(file, "b.example", key); err != nil {
+		t.Fatal(err)
+	}
+	if err := check("b.example"); err != nil {
+		t.Errorf("a host recorded after the first parse: %v", err)
+	}
+	if parses != 2 {
+		t.Errorf("parsed %d times after the file changed, want 2", parses)
 	}
 }
