@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,8 +35,9 @@ func BenchmarkPush(b *testing.B) {
 		if err := bd.setRTT(rtt); err != nil {
 			b.Fatal(err)
 		}
-		fl := medianFloor(b, ctx, bd, 5)
-		runs := runOpsmopCases(b, ctx, bd, repeat)
+		fs := sampleFloor(b, ctx, bd, 5)
+		runs := runOpsmopCases(b, ctx, bd, repeat, fs)
+		fl := fs.median()
 		probe := medianProbe(b, ctx, bd, 3)
 		printPushTable(os.Stdout, hosts, rtt, repeat, fl, runs)
 		printPhases(os.Stdout, rtt, fl, probe, runs)
@@ -68,10 +70,11 @@ func BenchmarkAnsible(b *testing.B) {
 		if err := bd.setRTT(rtt); err != nil {
 			b.Fatal(err)
 		}
-		fl := medianFloor(b, ctx, bd, 5)
-		ops := runOpsmopCases(b, ctx, bd, repeat)
+		fs := sampleFloor(b, ctx, bd, 5)
+		ops := runOpsmopCases(b, ctx, bd, repeat, fs)
 		probe := medianProbe(b, ctx, bd, 3)
 		ans := runAnsibleCases(b, ctx, bd, arepeat, timeout)
+		fl := fs.median()
 		rows = append(rows, vsRow{rtt: rtt, floor: fl, opsmop: ops, ansible: ans})
 		printPhases(os.Stdout, rtt, fl, probe, ops)
 		reportCases(b, rtt, "opsmop", ops)
@@ -148,16 +151,31 @@ func mustConfig(b *testing.B, defHosts int, defRTT string) (hosts int, rtts []ti
 	return hosts, rtts, repeat
 }
 
-// medianFloor runs the floor n times and keeps the run of median wall time.
-func medianFloor(b *testing.B, ctx context.Context, bd *bed, n int) floorResult {
+// floorSamples are the runs of the floor (or of the worker probe) at one
+// RTT: n at first, and for the floor one more before each round of the
+// cases, so that it is measured over the same stretch of time as what it is
+// compared with. The machine's speed varies from minute to minute on this
+// VM (the floor's median was 0.76 s in one run and 0.89 s in the next, same
+// build); a floor measured only before the cases moved every ratio with it.
+type floorSamples struct {
+	b    *testing.B
+	ctx  context.Context
+	bd   *bed
+	what string
+	run  func(context.Context, *bed) floorResult
+	runs []floorResult
+}
+
+// sampleFloor runs the floor n times after the warm-up runs.
+func sampleFloor(b *testing.B, ctx context.Context, bd *bed, n int) *floorSamples {
 	b.Helper()
-	return medianOf(b, ctx, bd, n, "floor", runFloor)
+	return newSamples(b, ctx, bd, n, "floor", runFloor)
 }
 
 // medianProbe runs the worker probe (floor + worker exec + facts) n times.
 func medianProbe(b *testing.B, ctx context.Context, bd *bed, n int) floorResult {
 	b.Helper()
-	return medianOf(b, ctx, bd, n, "worker probe", runWorkerProbe)
+	return newSamples(b, ctx, bd, n, "worker probe", runWorkerProbe).median()
 }
 
 // floorWarmup is how many runs of a floor or probe are thrown away first:
@@ -166,33 +184,53 @@ func medianProbe(b *testing.B, ctx context.Context, bd *bed, n int) floorResult 
 // that counted them would flatter every ratio against it.
 const floorWarmup = 2
 
-func medianOf(b *testing.B, ctx context.Context, bd *bed, n int, what string, run func(context.Context, *bed) floorResult) floorResult {
+func newSamples(b *testing.B, ctx context.Context, bd *bed, n int, what string, run func(context.Context, *bed) floorResult) *floorSamples {
 	b.Helper()
+	fs := &floorSamples{b: b, ctx: ctx, bd: bd, what: what, run: run}
 	for range floorWarmup {
 		if r := run(ctx, bd); r.Err != nil {
 			b.Fatal(r.Err)
 		}
 	}
-	var runs []floorResult
 	for range n {
-		r := run(ctx, bd)
-		if r.Err != nil {
-			b.Fatal(r.Err)
-		}
-		runs = append(runs, r)
+		fs.sample()
 	}
-	slices.SortFunc(runs, func(x, y floorResult) int { return int(x.Wall - y.Wall) })
-	m := runs[len(runs)/2]
-	logf("rtt %v %s: median %v of %d", bd.rtt, what, m.Wall.Round(time.Millisecond), n)
+	return fs
+}
+
+func (fs *floorSamples) sample() {
+	fs.b.Helper()
+	r := fs.run(fs.ctx, fs.bd)
+	if r.Err != nil {
+		fs.b.Fatal(r.Err)
+	}
+	fs.runs = append(fs.runs, r)
+}
+
+// median is the run of median wall time.
+func (fs *floorSamples) median() floorResult {
+	s := slices.Clone(fs.runs)
+	slices.SortFunc(s, func(x, y floorResult) int { return int(x.Wall - y.Wall) })
+	m := s[len(s)/2]
+	logf("rtt %v %s: median %v of %d (%s)", fs.bd.rtt, fs.what, m.Wall.Round(time.Millisecond), len(s), walls(fs.runs))
 	return m
 }
 
-// runOpsmopCases runs repeat rounds of cold apply, warm apply and check
-// and returns every run by case.
-func runOpsmopCases(b *testing.B, ctx context.Context, bd *bed, repeat int) map[string][]result {
+func walls(runs []floorResult) string {
+	ws := make([]string, len(runs))
+	for i, r := range runs {
+		ws[i] = r.Wall.Round(time.Millisecond).String()
+	}
+	return strings.Join(ws, " ")
+}
+
+// runOpsmopCases runs repeat rounds of cold apply, warm apply and check,
+// each after a run of the floor, and returns every run by case.
+func runOpsmopCases(b *testing.B, ctx context.Context, bd *bed, repeat int, fs *floorSamples) map[string][]result {
 	b.Helper()
 	runs := map[string][]result{}
 	for i := range repeat {
+		fs.sample()
 		if err := bd.reset(true); err != nil {
 			b.Fatal(err)
 		}
