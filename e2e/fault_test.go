@@ -30,7 +30,7 @@ func TestPushConnectionFaults(t *testing.T) {
 		wantErr string
 		toxics  []string
 	}{
-		{"reset", "lost the worker", []string{`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`}},
+		{"reset", "lost the worker: the SSH connection dropped", []string{`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`}},
 		{"stall", "lost the worker: no answer to keepalives for 3s: the connection stalled", []string{
 			`{"name":"stall_up","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`,
 			`{"name":"stall_down","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`,

@@ -78,14 +78,18 @@ type conn struct {
 // must report in its hello; empty for a local worker (our own binary).
 func (c *conn) WorkerHash() string { return c.workerHash }
 
-// Cause says why the transport itself ended the connection (a stalled
-// peer, say), or nil.
+// Cause says why the transport ended (a stalled peer, a dropped
+// connection), or nil. It is asked after the worker's stream has failed,
+// and may wait a moment for the SSH client to say why.
 func (c *conn) Cause() error {
 	if c.dead == nil {
 		return nil
 	}
-	return c.dead.get()
+	return c.dead.wait(causePatience)
 }
+
+// causePatience is how long Cause waits for a reason: a failure path only.
+const causePatience = 200 * time.Millisecond
 
 func (c *conn) Read(b []byte) (int, error) { return c.r.Read(b) }
 

@@ -68,8 +68,9 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		return nil, fmt.Errorf("%s: %w", host, err)
 	}
 	stats := Stats{Connect: time.Since(start)}
-	var dead deadReason
+	dead := newDeadReason()
 	stopKeepalive := keepalive(client, opts.Keepalive, dead.set)
+	go watchDrop(client, dead)
 
 	c, err := startWorker(ctx, client, host, s, bins, opts.Log, false, stats)
 	if errors.Is(err, errNeedTTY) {
@@ -83,7 +84,7 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		client.Close()
 		return nil, err
 	}
-	c.dead = &dead
+	c.dead = dead
 	inner := c.closer
 	c.closer = func() error {
 		err := inner()
@@ -92,6 +93,19 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		return err
 	}
 	return c, nil
+}
+
+// watchDrop records why the SSH connection ended when it was not us who
+// ended it: without it, a connection reset reads as the worker's EOF.
+func watchDrop(client *ssh.Client, dead *deadReason) {
+	err := client.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		return // our own Close
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = errors.New("the other end closed it")
+	}
+	dead.set(fmt.Errorf("the SSH connection dropped: %w", err))
 }
 
 // connect dials and authenticates, within ConnectTimeout and ctx.
@@ -297,9 +311,7 @@ func keepalive(c *ssh.Client, every time.Duration, dead func(error)) (stop func(
 			select {
 			case err := <-replied:
 				if err != nil {
-					dead(fmt.Errorf("keepalive failed: %w", err))
-					c.Close()
-					return
+					return // the connection is gone already: watchDrop says why
 				}
 			case <-time.After(3 * every):
 				dead(fmt.Errorf("no answer to keepalives for %s: the connection stalled", 3*every))
@@ -465,19 +477,30 @@ func watchExit(reqs <-chan *ssh.Request, exited chan<- error) {
 // deadReason keeps why the transport gave up on a connection, for the
 // error a person reads instead of a bare EOF.
 type deadReason struct {
-	mu  sync.Mutex
-	err error
+	mu   sync.Mutex
+	err  error
+	done chan struct{} // closed once err is set
 }
+
+func newDeadReason() *deadReason { return &deadReason{done: make(chan struct{})} }
 
 func (d *deadReason) set(err error) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.err == nil {
 		d.err = err
+		close(d.done)
 	}
-	d.mu.Unlock()
 }
 
-func (d *deadReason) get() error {
+// wait returns the reason, waiting up to patience for one: the worker's
+// stream ends a moment before the SSH client reports the dropped
+// connection behind it.
+func (d *deadReason) wait(patience time.Duration) error {
+	select {
+	case <-d.done:
+	case <-time.After(patience):
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.err

@@ -26,6 +26,17 @@ type fakeSSH struct {
 	home  string
 	mu    sync.Mutex
 	procs []*exec.Cmd
+	conns []net.Conn
+}
+
+// drop closes every connection from the server's side, as a host that
+// goes away does.
+func (f *fakeSSH) drop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, nc := range f.conns {
+		nc.Close()
+	}
 }
 
 func newSigner(t *testing.T, typ string) ssh.Signer {
@@ -84,6 +95,9 @@ func startFakeSSH(t *testing.T, home string, keyTypes ...string) *fakeSSH {
 }
 
 func (f *fakeSSH) serve(nc net.Conn, cfg *ssh.ServerConfig) {
+	f.mu.Lock()
+	f.conns = append(f.conns, nc)
+	f.mu.Unlock()
 	sc, chans, reqs, err := ssh.NewServerConn(nc, cfg)
 	if err != nil {
 		nc.Close()
