@@ -67,17 +67,23 @@ func bootScript(hashes map[string]string) string {
 		}
 	}
 	b.WriteString("*) echo \"" + lineArch + " $m\"; exit 90 ;;\nesac\n")
+	// f is set when the script made the cache itself (0700 by the umask,
+	// empty): a first start then needs neither the chmod of a directory
+	// that existed before nor the sweep of earlier builds, three processes
+	// of a cold start.
 	b.WriteString(`d=$HOME/.cache/opsmop
-[ -d "$d" ] || mkdir -p "$d" 2>/dev/null
+f=
+[ -d "$d" ] || { mkdir -p "$d" 2>/dev/null && f=1; }
 if [ ! -d "$d" ] || [ -L "$d" ] || [ ! -O "$d" ]; then
 d=${TMPDIR:-/tmp}/opsmop-` + "`id -u`" + `
-mkdir -m 700 "$d" 2>/dev/null
+f=
+mkdir -m 700 "$d" 2>/dev/null && f=1
 [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] || { echo "` + lineErr + ` no safe cache: $HOME/.cache/opsmop is not a directory of ours, nor is $d"; exit 91; }
 fi
 b=$d/opsmop-$h
 if [ -x "$b" ]; then s=` + "`$sha \"$b\"`" + `; [ "${s%% *}" = "$h" ] || rm -f "$b"; fi
 if [ ! -x "$b" ]; then
-mkdir -p "$d" && chmod 700 "$d" || { echo "` + lineErr + ` cannot create $d"; exit 91; }
+[ -n "$f" ] || chmod 700 "$d" || { echo "` + lineErr + ` cannot make $d private"; exit 91; }
 t=$d/.opsmop-$h.$$
 if command -v zstd >/dev/null 2>&1; then z=zstd; else z=gzip; fi
 echo "` + lineNeed + ` $h $z"
@@ -86,7 +92,7 @@ head -c "$n" | $z -dc >"$t"
 s=` + "`$sha \"$t\"`" + `
 if [ "${s%% *}" != "$h" ]; then rm -f "$t"; echo "` + lineErr + ` checksum mismatch for $b (received ${s%% *})"; exit 93; fi
 chmod 700 "$t" && mv -f "$t" "$b" || { rm -f "$t"; echo "` + lineErr + ` cannot install $b"; exit 94; }
-find "$d" -maxdepth 1 -type f ! -name "opsmop-$h" \( -name "opsmop-*" -o -name ".opsmop-*" -o -name "worker-*.log" \) -mtime +7 -exec rm -f {} + 2>/dev/null
+[ -n "$f" ] || find "$d" -maxdepth 1 -type f ! -name "opsmop-$h" \( -name "opsmop-*" -o -name ".opsmop-*" -o -name "worker-*.log" \) -mtime +7 -exec rm -f {} + 2>/dev/null
 fi
 echo "` + lineReady + ` $h"
 GOMAXPROCS=1; export GOMAXPROCS
