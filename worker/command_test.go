@@ -47,13 +47,36 @@ func TestRunLineLengths(t *testing.T) {
 }
 
 func TestCommandsDoNotInheritBootEnv(t *testing.T) {
-	t.Setenv("GOMAXPROCS", "1") // what the boot script starts the worker with
-	forgetBootEnv()
-	res, err := Run(context.Background(), &Env{}, Command{Argv: []string{"sh", "-c", "echo ${GOMAXPROCS-unset}"}, Quiet: true})
-	if err != nil {
-		t.Fatal(err)
+	show := "echo ${GOMAXPROCS-unset} ${LC_ALL-unset}"
+	tests := []struct {
+		name  string
+		lcAll string // the worker's LC_ALL at start
+		own   bool   // a command of the worker's own (query), or a user's
+		want  string
+	}{
+		{"a user's command, after the transport's LC_ALL=C", "C", false, "unset unset"},
+		{"the worker's own command", "C", true, "unset C"},
+		{"a user's command, LC_ALL the host set", "de_DE.UTF-8", false, "unset de_DE.UTF-8"},
+		{"the worker's own command, LC_ALL the host set", "de_DE.UTF-8", true, "unset C"},
 	}
-	if res.Stdout != "unset\n" {
-		t.Errorf("a command saw GOMAXPROCS=%q, want it unset", strings.TrimSpace(res.Stdout))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", "1") // what the boot script starts the worker with
+			t.Setenv("LC_ALL", tt.lcAll)
+			forgetBootEnv()
+			var res CmdResult
+			var err error
+			if tt.own {
+				res, err = query(context.Background(), &Env{}, "sh", "-c", show)
+			} else {
+				res, err = Run(context.Background(), &Env{}, Command{Argv: []string{"sh", "-c", show}, Quiet: true})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(res.Stdout); got != tt.want {
+				t.Errorf("GOMAXPROCS, LC_ALL = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -34,7 +34,18 @@ func invalidateFacts(env *Env) {
 // query runs a read-only command without streaming its output. Only a
 // failure to start it is an error; callers interpret the exit code.
 func query(ctx context.Context, env *Env, argv ...string) (CmdResult, error) {
-	return Run(ctx, env, Command{Argv: argv, Quiet: true})
+	return Run(ctx, env, Command{Argv: argv, Env: ownCommandEnv(nil), Quiet: true})
+}
+
+// ownCommandEnv is extra with LC_ALL=C: the worker reads the output and
+// messages of its own commands (package managers, systemctl, useradd), so
+// they must not depend on the host's language.
+func ownCommandEnv(extra map[string]string) map[string]string {
+	env := map[string]string{"LC_ALL": "C"}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
 }
 
 // applier runs a resource's action commands in order, collecting what they
@@ -50,7 +61,7 @@ func newApplier(ctx context.Context, env *Env, plan []string) *applier {
 }
 
 func (a *applier) run(extraEnv map[string]string, argv ...string) error {
-	c := Command{Argv: argv, Env: extraEnv}
+	c := Command{Argv: argv, Env: ownCommandEnv(extraEnv)}
 	r, err := Run(a.ctx, a.env, c)
 	a.res.Cmd = c.String()
 	a.res.RC = r.RC

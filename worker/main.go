@@ -35,10 +35,18 @@ func RunStdio(ctx context.Context, buildSHA256 string) error {
 	return ServeStdio(ctx, ServeOptions{BuildHash: buildSHA256, Log: logTo})
 }
 
-// forgetBootEnv takes out of the environment what the boot script set for
-// the worker's own runtime (GOMAXPROCS=1), so the commands the worker runs
-// get their own defaults.
-func forgetBootEnv() { os.Unsetenv("GOMAXPROCS") }
+// forgetBootEnv takes out of the environment what was set for the start
+// alone, so the commands the worker runs get the host's defaults: the boot
+// script's GOMAXPROCS=1 for the worker's own runtime, and the LC_ALL=C that
+// keeps sudo's messages in English. A user's command runs in the host's
+// locale, as with Ansible; the worker's own commands, whose output it
+// reads, set C themselves (ownCommandEnv).
+func forgetBootEnv() {
+	os.Unsetenv("GOMAXPROCS")
+	if os.Getenv("LC_ALL") == "C" {
+		os.Unsetenv("LC_ALL")
+	}
+}
 
 // PrintFacts writes this machine's facts to out as indented JSON: the
 // `facts` command of both binaries.
