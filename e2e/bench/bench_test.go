@@ -35,7 +35,7 @@ func BenchmarkPush(b *testing.B) {
 		if err := bd.setRTT(rtt); err != nil {
 			b.Fatal(err)
 		}
-		fs := sampleFloor(b, ctx, bd, 5)
+		fs := sampleFloor(b, ctx, bd, floorRuns)
 		runs := runOpsmopCases(b, ctx, bd, repeat, fs)
 		fl := fs.median()
 		probe := medianProbe(b, ctx, bd, 3)
@@ -70,7 +70,7 @@ func BenchmarkAnsible(b *testing.B) {
 		if err := bd.setRTT(rtt); err != nil {
 			b.Fatal(err)
 		}
-		fs := sampleFloor(b, ctx, bd, 5)
+		fs := sampleFloor(b, ctx, bd, floorRuns)
 		ops := runOpsmopCases(b, ctx, bd, repeat, fs)
 		probe := medianProbe(b, ctx, bd, 3)
 		ans := runAnsibleCases(b, ctx, bd, arepeat, timeout)
@@ -177,6 +177,10 @@ func medianProbe(b *testing.B, ctx context.Context, bd *bed, n int) floorResult 
 	b.Helper()
 	return newSamples(b, ctx, bd, n, "worker probe", runWorkerProbe).median()
 }
+
+// floorRuns is how many floor runs are taken before the cases; one more
+// precedes each round of them.
+const floorRuns = 5
 
 // floorWarmup is how many runs of a floor or probe are thrown away first:
 // the first connections after the fleet starts or the RTT changes are

@@ -8,7 +8,9 @@
 //
 //	make bench                       # BenchmarkPush, issue 4
 //	make bench-ansible               # BenchmarkAnsible, issue 5
-//	go test -run '^$' -bench Scale -benchtime 1x ./e2e/bench   # memory at 500 hosts
+//	BENCH=Scale make bench           # memory at 500 hosts
+//	BENCH=OneHost make bench         # one host, run after run
+//	BENCH=Processes make bench       # CPU per host by process (needs perf)
 //
 // Knobs, all environment variables: BENCH_HOSTS (hosts, default 20 for Push
 // and 50 for Ansible), BENCH_RTT (a round-trip time such as 20ms, or a

@@ -91,7 +91,7 @@ var targets = map[string]float64{caseCold: 2, caseCheck: 1.5}
 
 // printVsTable prints issue 5's table.
 func printVsTable(w io.Writer, hosts, repeat, arepeat int, rows []vsRow) {
-	fmt.Fprintf(w, "\nopsmop vs Ansible, %d hosts (opsmop: median of %d, Ansible: median of %d, floor: median of 5;\nCPU: busy time of all cores during the run, every process on the machine)\n\n", hosts, repeat, arepeat)
+	fmt.Fprintf(w, "\nopsmop vs Ansible, %d hosts (opsmop: median of %d, Ansible: median of %d, floor: median of %d, before and between opsmop's rounds;\nCPU: busy time of all cores during the run, every process on the machine)\n\n", hosts, repeat, arepeat, floorRuns+repeat)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "RTT\tcase\tfloor\topsmop\tansible\topsmop/floor\tansible/floor\tansible/opsmop\ttarget\tCPU floor\tCPU opsmop\tCPU ansible\t")
 	for _, row := range rows {

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkProcesses says where the CPU of a warm check goes, process by
+// process, next to the floor's: BENCH_HOSTS hosts (50), BENCH_REPEAT runs
+// of each (3) under a system-wide `perf record`, its samples counted by
+// command name. The hosts share this machine, so sshd, sudo, the boot
+// script, openssl and the worker are all in it, in ms of CPU per host.
+func BenchmarkProcesses(b *testing.B) {
+	hosts, _, repeat := mustConfig(b, 50, "0")
+	if _, err := exec.LookPath("perf"); err != nil {
+		b.Fatal("perf not found: install Debian's linux-perf")
+	}
+	bin := buildOpsmop(b)
+	f := startFleet(b, hosts, true)
+	bd := newBed(b, f, hosts, bin)
+	ctx := context.Background()
+	if r := runOpsmop(ctx, bd, false); r.Err != nil { // cache the worker, apply the workload
+		b.Fatal(r.Err)
+	}
+	floor := profileRuns(b, repeat, func() error { return runFloor(ctx, bd).Err })
+	check := profileRuns(b, repeat, func() error { return runOpsmop(ctx, bd, true).Err })
+	printProcesses(os.Stdout, hosts, repeat, floor, check)
+}
+
+// perfHz is the sampling rate: one sample is about 1 ms of one CPU.
+const perfHz = 999
+
+// profileRuns runs run n times (after one warm-up run) under `perf record
+// -a` and returns the samples by process, in CPU time.
+func profileRuns(b *testing.B, n int, run func() error) map[string]time.Duration {
+	b.Helper()
+	if err := run(); err != nil {
+		b.Fatal(err)
+	}
+	data := filepath.Join(b.TempDir(), "perf.data")
+	rec := exec.Command("perf", "record", "-a", "-F", strconv.Itoa(perfHz), "-o", data)
+	var stderr bytes.Buffer
+	rec.Stderr = &stderr
+	if err := rec.Start(); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(time.Second) // perf's own start-up is not ours to count
+	for range n {
+		if err := run(); err != nil {
+			rec.Process.Kill()
+			b.Fatal(err)
+		}
+	}
+	rec.Process.Signal(syscall.SIGINT)
+	if err := rec.Wait(); err != nil {
+		b.Fatalf("perf record: %v: %s", err, stderr.String())
+	}
+	out, err := exec.Command("perf", "report", "-i", data, "--sort", "comm", "-n", "--stdio", "-g", "none").Output()
+	if err != nil {
+		b.Fatalf("perf report: %v", err)
+	}
+	return samplesByProcess(bytes.NewReader(out), perfHz)
+}
+
+// workerComm is a cached worker's command name: opsmop-<sha256>, cut to 15
+// characters by the kernel.
+var workerComm = regexp.MustCompile(`^opsmop-[0-9a-f]{8}$`)
+
+// samplesByProcess reads `perf report --sort comm -n` and turns sample
+// counts into CPU time, naming the processes as the table does.
+func samplesByProcess(r io.Reader, hz int) map[string]time.Duration {
+	cpu := map[string]time.Duration{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || !strings.HasSuffix(f[0], "%") {
+			continue
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		cpu[processName(strings.Join(f[2:], " "))] += time.Duration(n) * time.Second / time.Duration(hz)
+	}
+	return cpu
+}
+
+func processName(comm string) string {
+	switch {
+	case workerComm.MatchString(comm):
+		return "worker (opsmop-<sha256>)"
+	case comm == "opsmop-push":
+		return "controller (opsmop-push)"
+	case comm == "bench.test":
+		return "benchmark (floor's client, proxies)"
+	case comm == "swapper":
+		return "idle"
+	}
+	return comm
+}
+
+// printProcesses prints CPU per host and run, largest first; processes
+// under 0.05 ms per host are left out of the rows, not of the total.
+func printProcesses(w io.Writer, hosts, runs int, floor, check map[string]time.Duration) {
+	per := func(d time.Duration) float64 { return ms(d) / float64(hosts*runs) }
+	names := map[string]bool{}
+	var tf, tc float64
+	for _, m := range []map[string]time.Duration{floor, check} {
+		for n := range m {
+			names[n] = n != "idle"
+		}
+	}
+	var rows []string
+	for n, counted := range names {
+		if !counted {
+			continue
+		}
+		tf, tc = tf+per(floor[n]), tc+per(check[n])
+		if per(floor[n]) >= 0.05 || per(check[n]) >= 0.05 {
+			rows = append(rows, n)
+		}
+	}
+	slices.SortFunc(rows, func(a, b string) int { return int(check[b] + floor[b] - check[a] - floor[a]) })
+	fmt.Fprintf(w, "\nCPU per host by process, %d hosts, %d runs of each (perf record -a -F %d)\n\n", hosts, runs, perfHz)
+	fmt.Fprintf(w, "  %-38s %10s %12s\n", "process", "floor", "warm check")
+	for _, n := range rows {
+		fmt.Fprintf(w, "  %-38s %7.1f ms %9.1f ms\n", n, per(floor[n]), per(check[n]))
+	}
+	fmt.Fprintf(w, "  %-38s %7.1f ms %9.1f ms   (%.2fx)\n", "all", tf, tc, tc/tf)
+}
