@@ -65,7 +65,7 @@ func profileRuns(b *testing.B, n int, run func() error) map[string]time.Duration
 		}
 	}
 	rec.Process.Signal(syscall.SIGINT)
-	if err := rec.Wait(); err != nil {
+	if err := rec.Wait(); err != nil && !stoppedBy(rec, syscall.SIGINT) {
 		b.Fatalf("perf record: %v: %s", err, stderr.String())
 	}
 	out, err := exec.Command("perf", "report", "-i", data, "--sort", "comm", "-n", "--stdio", "-g", "none").Output()
@@ -73,6 +73,13 @@ func profileRuns(b *testing.B, n int, run func() error) map[string]time.Duration
 		b.Fatalf("perf report: %v", err)
 	}
 	return samplesByProcess(bytes.NewReader(out), perfHz)
+}
+
+// stoppedBy says whether cmd ended on sig, which perf record does when
+// told to stop: its data is complete.
+func stoppedBy(cmd *exec.Cmd, sig syscall.Signal) bool {
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }
 
 // workerComm is a cached worker's command name: opsmop-<sha256>, cut to 15
