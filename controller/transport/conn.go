@@ -88,8 +88,9 @@ func (c *conn) Cause() error {
 	return c.dead.wait(causePatience)
 }
 
-// causePatience is how long Cause waits for a reason: a failure path only.
-const causePatience = 200 * time.Millisecond
+// causePatience is how long Cause waits for a reason: a failure path only,
+// and generous so that a loaded machine still names the cause.
+const causePatience = time.Second
 
 func (c *conn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
