@@ -14,11 +14,14 @@ import (
 // `opsmop worker` and the lean opsmop-worker binary both do. buildSHA256 is
 // the hash the controller's bootstrap script verified this binary against
 // just before it ran; passing it spares a worker start hashing its own
-// megabytes again. Empty means nobody did (a worker started by hand, local
-// mode), so the worker hashes itself for the handshake.
-func RunStdio(ctx context.Context, buildSHA256 string) error {
+// megabytes again. Empty means nobody did (a worker started by hand, a
+// local worker under sudo as another user), so the worker hashes itself for
+// the handshake. sameBuild means the controller started this very
+// executable (a local worker): there is no build to check, and the worker
+// reports none.
+func RunStdio(ctx context.Context, buildSHA256 string, sameBuild bool) error {
 	forgetBootEnv()
-	if buildSHA256 == "" {
+	if buildSHA256 == "" && !sameBuild {
 		h, err := buildinfo.Hash()
 		if err != nil {
 			return err

@@ -81,7 +81,7 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "worker":
-		return worker.RunStdio(ctx, *sha)
+		return worker.RunStdio(ctx, *sha, false)
 	case "facts":
 		return worker.PrintFacts(ctx, stdout)
 	}

@@ -72,7 +72,12 @@ type conn struct {
 	dead   *deadReason // why the transport gave up, if it did
 
 	workerHash string // the build the bootstrap script verified and started
+	sameBuild  bool   // a local worker started from this very executable
 }
+
+// SameBuild says the worker runs this very executable (a local worker
+// started through /proc/<pid>/exe): its build needs no checking.
+func (c *conn) SameBuild() bool { return c.sameBuild }
 
 // WorkerHash is the sha256 of the worker the host runs, which the worker
 // must report in its hello; empty for a local worker (our own binary).

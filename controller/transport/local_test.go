@@ -98,3 +98,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestLocalWorkerBinary(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := "/proc/" + strconv.Itoa(os.Getpid()) + "/exe"
+	tests := []struct {
+		name     string
+		binary   string
+		sudo     sudoSpec
+		want     string
+		wantSame bool
+	}{
+		{"a binary given", "/opt/opsmop", sudoSpec{}, "/opt/opsmop", false},
+		{"ourselves", "", sudoSpec{}, proc, true},
+		{"ourselves under sudo to root", "", sudoSpec{Enabled: true}, proc, true},
+		{"ourselves under sudo to another user", "", sudoSpec{Enabled: true, User: "bob"}, self, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, same, err := localWorkerBinary(tt.binary, tt.sudo)
+			if err != nil || got != tt.want || same != tt.wantSame {
+				t.Errorf("got %q, same %v, %v; want %q, same %v", got, same, err, tt.want, tt.wantSame)
+			}
+		})
+	}
+	// The link runs this very file: what the worker gets is our build.
+	a, errA := os.Stat(proc)
+	b, errB := os.Stat(self)
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		t.Errorf("%s is not %s: %v %v", proc, self, errA, errB)
+	}
+}

@@ -128,9 +128,9 @@ func sudoPrefix(s sudoSpec) string {
 	return "LC_ALL=C sudo -n -u " + shellQuote(user) + " -- "
 }
 
-// localSudoCommand is the argv that starts a local worker under sudo. The
-// inner sh prints the ready line once sudo has let it run.
-func localSudoArgv(binary string, s sudoSpec) []string {
+// localSudoArgv is the argv that starts a local worker (binary, then args)
+// under sudo. The inner sh prints the ready line once sudo has let it run.
+func localSudoArgv(binary string, args []string, s sudoSpec) []string {
 	user := s.User
 	if user == "" {
 		user = "root"
@@ -141,7 +141,8 @@ func localSudoArgv(binary string, s sudoSpec) []string {
 	} else {
 		argv = append(argv, "-n")
 	}
-	return append(argv, "-u", user, "--", "/bin/sh", "-c", "echo "+lineReady+"; exec \"$0\" worker", binary)
+	argv = append(argv, "-u", user, "--", "/bin/sh", "-c", "echo "+lineReady+`; exec "$0" "$@"`, binary)
+	return append(argv, args...)
 }
 
 // shellQuote quotes s as one sh word.

@@ -54,12 +54,12 @@ func TestRemoteCommandGolden(t *testing.T) {
 }
 
 func TestLocalSudoArgv(t *testing.T) {
-	got := localSudoArgv("/usr/bin/opsmop", sudoSpec{Enabled: true, Password: true, Prompt: "P:"})
-	want := []string{"sudo", "-S", "-p", "P:", "-u", "root", "--", "/bin/sh", "-c", `echo OPSMOP-READY; exec "$0" worker`, "/usr/bin/opsmop"}
+	got := localSudoArgv("/proc/42/exe", []string{"worker", "--same-build"}, sudoSpec{Enabled: true, Password: true, Prompt: "P:"})
+	want := []string{"sudo", "-S", "-p", "P:", "-u", "root", "--", "/bin/sh", "-c", `echo OPSMOP-READY; exec "$0" "$@"`, "/proc/42/exe", "worker", "--same-build"}
 	if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
 		t.Errorf("argv = %q, want %q", got, want)
 	}
-	got = localSudoArgv("/x", sudoSpec{Enabled: true, User: "bob"})
+	got = localSudoArgv("/x", []string{"worker"}, sudoSpec{Enabled: true, User: "bob"})
 	if got[1] != "-n" || got[3] != "bob" {
 		t.Errorf("argv without password = %q, want sudo -n -u bob", got)
 	}
