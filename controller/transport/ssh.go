@@ -394,13 +394,10 @@ func startWorker(ctx context.Context, client *ssh.Client, host string, s ConnSet
 			// worker SIGHUP.
 			return ignoreEOF(ch.Close())
 		}
-		// EOF on the worker's stdin tells it to exit; closing the channel
-		// makes sshd hang up on it if it does not.
+		// EOF on the worker's stdin tells it to exit, and sshd lets it:
+		// no need to wait a round trip for its exit status (the results
+		// are all in), which at the end of a run is time a person waits.
 		ch.CloseWrite()
-		select {
-		case <-exited:
-		case <-time.After(2 * time.Second):
-		}
 		return ignoreEOF(ch.Close())
 	}
 	return c, nil
