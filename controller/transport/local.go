@@ -81,14 +81,22 @@ func localWorkerBinary(binary string, sudo sudoSpec) (path string, same bool, er
 	if binary != "" {
 		return binary, false, nil
 	}
-	if runtime.GOOS == "linux" && (!sudo.Enabled || sudo.User == "" || sudo.User == "root") {
-		return "/proc/" + strconv.Itoa(os.Getpid()) + "/exe", true, nil
+	link := "/proc/" + strconv.Itoa(os.Getpid()) + "/exe"
+	if runtime.GOOS == "linux" && (!sudo.Enabled || sudo.User == "" || sudo.User == "root") && usable(link) {
+		return link, true, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
 		return "", false, fmt.Errorf("find own executable: %w", err)
 	}
 	return self, false, nil
+}
+
+// usable says whether path can be opened: a /proc that is not mounted
+// (some containers) sends the worker to the path instead.
+func usable(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // localProc is a started child process.
