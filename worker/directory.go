@@ -36,19 +36,15 @@ func newDirectory(name string, p Params) (Resource, error) {
 		return nil, errors.New("directory: name (the path) must not be empty")
 	}
 	r := &Directory{path: filepath.Clean(name), group: ownerSpec{group: true}}
-	var errs []error
+	rd := p.reader()
+	r.owner.name = rd.String("owner", "")
+	r.group.name = rd.String("group", "")
 	var err error
-	r.owner.name, err = p.String("owner", "")
-	errs = append(errs, err)
-	r.group.name, err = p.String("group", "")
-	errs = append(errs, err)
 	r.mode, r.hasMode, err = modeParam(&p)
-	errs = append(errs, err)
-	r.absent, err = p.Bool("absent", false)
-	errs = append(errs, err)
-	r.recursive, err = p.Bool("recursive", false)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	rd.keep(err)
+	r.absent = rd.Bool("absent", false)
+	r.recursive = rd.Bool("recursive", false)
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if r.path == "/" && r.absent {

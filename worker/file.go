@@ -53,21 +53,16 @@ func newFile(name string, p Params) (Resource, error) {
 		return nil, errors.New("file: name (the path) must not be empty")
 	}
 	r := &File{path: filepath.Clean(name), owner: ownerSpec{}, group: ownerSpec{group: true}}
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
+	rd := p.reader()
+	r.owner.name = rd.String("owner", "")
+	r.group.name = rd.String("group", "")
 	var err error
-	r.owner.name, err = p.String("owner", "")
-	add(err)
-	r.group.name, err = p.String("group", "")
-	add(err)
 	r.mode, r.hasMode, err = modeParam(&p)
-	add(err)
-	r.absent, err = p.Bool("absent", false)
-	add(err)
-	r.overwrite, err = p.Bool("overwrite", true)
-	add(err)
-	add(r.contentParams(&p))
-	if err := errors.Join(errs...); err != nil {
+	rd.keep(err)
+	r.absent = rd.Bool("absent", false)
+	r.overwrite = rd.Bool("overwrite", true)
+	rd.keep(r.contentParams(&p))
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if r.absent && (r.hasInline || r.ref != nil) {

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,15 +22,11 @@ type Group struct {
 
 func newGroup(name string, p Params) (Resource, error) {
 	r := &Group{name: name}
-	var errs []error
-	var err error
-	r.gid, err = p.Int("gid", -1)
-	errs = append(errs, err)
-	r.system, err = p.Bool("system", false)
-	errs = append(errs, err)
-	r.absent, err = p.Bool("absent", false)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	rd := p.reader()
+	r.gid = rd.Int("gid", -1)
+	r.system = rd.Bool("system", false)
+	r.absent = rd.Bool("absent", false)
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if err := ValidateGroupName(name); err != nil {

@@ -26,19 +26,13 @@ type Package struct {
 
 func newPackage(name string, p Params) (Resource, error) {
 	r := &Package{name: name}
-	var err error
-	errs := []error{}
-	r.version, err = p.String("version", "")
-	errs = append(errs, err)
-	r.latest, err = p.Bool("latest", false)
-	errs = append(errs, err)
-	r.absent, err = p.Bool("absent", false)
-	errs = append(errs, err)
-	r.updateCache, err = p.Bool("update_cache", false)
-	errs = append(errs, err)
-	r.method, err = p.String("method", "")
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	rd := p.reader()
+	r.version = rd.String("version", "")
+	r.latest = rd.Bool("latest", false)
+	r.absent = rd.Bool("absent", false)
+	r.updateCache = rd.Bool("update_cache", false)
+	r.method = rd.String("method", "")
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if err := r.validate(); err != nil {

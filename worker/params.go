@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -148,3 +149,53 @@ func (p *Params) checkUnknown() error {
 	sort.Strings(unknown)
 	return fmt.Errorf("%s: unknown parameter %q", p.typ, unknown[0])
 }
+
+// paramReader reads parameters and keeps every error (a sticky error, as
+// bufio.Scanner has), so that a resource's constructor reads all of them
+// one per line and reports every problem at once.
+type paramReader struct {
+	p    *Params
+	errs []error
+}
+
+func (p *Params) reader() *paramReader { return &paramReader{p: p} }
+
+// keep records err, if any, among the reader's errors.
+func (r *paramReader) keep(err error) {
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+}
+
+func (r *paramReader) String(key, def string) string {
+	v, err := r.p.String(key, def)
+	r.keep(err)
+	return v
+}
+
+func (r *paramReader) Bool(key string, def bool) bool {
+	v, err := r.p.Bool(key, def)
+	r.keep(err)
+	return v
+}
+
+func (r *paramReader) Int(key string, def int64) int64 {
+	v, err := r.p.Int(key, def)
+	r.keep(err)
+	return v
+}
+
+func (r *paramReader) Strings(key string) []string {
+	v, err := r.p.Strings(key)
+	r.keep(err)
+	return v
+}
+
+func (r *paramReader) StringMap(key string) map[string]string {
+	v, err := r.p.StringMap(key)
+	r.keep(err)
+	return v
+}
+
+// Err is every error kept, joined; nil when all parameters were good.
+func (r *paramReader) Err() error { return errors.Join(r.errs...) }

@@ -27,23 +27,19 @@ type Service struct {
 
 func newService(name string, p Params) (Resource, error) {
 	r := &Service{name: name}
-	var errs []error
+	rd := p.reader()
 	optBool := func(key string) *bool {
 		if !p.Has(key) {
 			return nil
 		}
-		b, err := p.Bool(key, false)
-		errs = append(errs, err)
+		b := rd.Bool(key, false)
 		return &b
 	}
 	r.started = optBool("started")
 	r.enabled = optBool("enabled")
-	var err error
-	r.restarted, err = p.Bool("restarted", false)
-	errs = append(errs, err)
-	r.method, err = p.String("method", "")
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	r.restarted = rd.Bool("restarted", false)
+	r.method = rd.String("method", "")
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if err := r.validate(); err != nil {

@@ -37,26 +37,18 @@ func newShell(name string, p Params) (Resource, error) {
 		return nil, errors.New("shell: cmd must not be empty")
 	}
 	r := &Shell{cmd: name}
-	var errs []error
-	var err error
-	r.creates, err = p.String("creates", "")
-	errs = append(errs, err)
-	r.removes, err = p.String("removes", "")
-	errs = append(errs, err)
-	r.chdir, err = p.String("chdir", "")
-	errs = append(errs, err)
-	secs, err := p.Int("timeout", 0)
-	errs = append(errs, err)
-	if err == nil && secs < 0 {
-		errs = append(errs, fmt.Errorf("shell: parameter \"timeout\" must not be negative, got %d", secs))
+	rd := p.reader()
+	r.creates = rd.String("creates", "")
+	r.removes = rd.String("removes", "")
+	r.chdir = rd.String("chdir", "")
+	secs := rd.Int("timeout", 0)
+	if secs < 0 {
+		rd.keep(fmt.Errorf("shell: parameter \"timeout\" must not be negative, got %d", secs))
 	}
 	r.timeout = time.Duration(secs) * time.Second
-	r.env, err = p.StringMap("environment")
-	errs = append(errs, err)
-	checkMode, err := p.Bool("check_mode", true)
-	errs = append(errs, err)
-	r.inCheck = !checkMode
-	if err := errors.Join(errs...); err != nil {
+	r.env = rd.StringMap("environment")
+	r.inCheck = !rd.Bool("check_mode", true)
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	return r, nil

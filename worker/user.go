@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -33,25 +32,16 @@ type User struct {
 
 func newUser(name string, p Params) (Resource, error) {
 	r := &User{name: name}
-	var errs []error
-	add := func(err error) { errs = append(errs, err) }
-	var err error
-	r.uid, err = p.Int("uid", -1)
-	add(err)
-	r.group, err = p.String("group", "")
-	add(err)
+	rd := p.reader()
+	r.uid = rd.Int("uid", -1)
+	r.group = rd.String("group", "")
 	r.hasGroups = p.Has("groups")
-	r.groups, err = p.Strings("groups")
-	add(err)
-	r.home, err = p.String("home", "")
-	add(err)
-	r.shell, err = p.String("shell", "")
-	add(err)
-	r.system, err = p.Bool("system", false)
-	add(err)
-	r.absent, err = p.Bool("absent", false)
-	add(err)
-	if err := errors.Join(errs...); err != nil {
+	r.groups = rd.Strings("groups")
+	r.home = rd.String("home", "")
+	r.shell = rd.String("shell", "")
+	r.system = rd.Bool("system", false)
+	r.absent = rd.Bool("absent", false)
+	if err := rd.Err(); err != nil {
 		return nil, err
 	}
 	if err := r.validate(p.Has("uid")); err != nil {
