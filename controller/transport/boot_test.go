@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -154,4 +155,47 @@ func TestReadyLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLineSplitter feeds the host's boot output, cut anywhere in two, to
+// the splitter: it must not panic, and the lines it gives (each with its
+// newline), the bytes after the ready line, what it has not read yet and
+// what is left at the end must be the output again, byte for byte.
+func FuzzLineSplitter(f *testing.F) {
+	f.Add([]byte("OPSMOP-NEED abc zstd\nOPSMOP-READY abc\n\x00\x00\x00\x0cyamux"), uint16(5))
+	f.Add([]byte("sudo: a password is required\n"), uint16(0))
+	f.Add([]byte("no newline at all"), uint16(3))
+	f.Add([]byte("\r\n\n\nOPSMOP-READY\r\nrest"), uint16(2))
+	f.Fuzz(func(t *testing.T, out []byte, cut uint16) {
+		at := int(cut) % (len(out) + 1)
+		chunks := [][]byte{out[:at], out[at:]}
+		var s lineSplitter
+		var got []byte
+		ready := false
+		for k, chunk := range chunks {
+			for _, ev := range s.feed(chunk, evStdoutLine) {
+				got = append(append(got, ev.line...), '\n')
+				if isReady(ev.line) {
+					// The rest of the stream is the worker's: what the
+					// splitter holds back, then what it was never given.
+					got = append(got, ev.rest...)
+					for _, c := range chunks[k+1:] {
+						got = append(got, c...)
+					}
+					ready = true
+				}
+			}
+			if ready {
+				break
+			}
+		}
+		if !ready {
+			for _, ev := range s.flush(evStdoutLine) {
+				got = append(got, ev.line...)
+			}
+		}
+		if !bytes.Equal(got, out) {
+			t.Errorf("split at %d and joined again: %q, want %q", at, got, out)
+		}
+	})
 }
