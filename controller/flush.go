@@ -232,8 +232,9 @@ func (x *executor) lostAny(byID map[int]*step, err error) bool {
 		}
 	}
 	if first == nil {
+		msg := "lost the worker: " + x.lossCause(err).Error() // may wait: not under the lock
 		x.h.mu.Lock()
-		x.h.stats.Error = "lost the worker: " + x.lossCause(err).Error()
+		x.h.stats.Error = msg
 		x.h.mu.Unlock()
 		return false
 	}
