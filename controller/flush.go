@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -215,6 +216,10 @@ func (x *executor) lost(st *step, err error) bool {
 // lossCause prefers the transport's own reason (a stalled connection) to
 // the bare EOF the protocol saw.
 func (x *executor) lossCause(err error) error {
+	var remote *protocol.RemoteError
+	if errors.As(err, &remote) {
+		return err // the worker answered: the connection is fine
+	}
 	if c, ok := x.ws.conn.(interface{ Cause() error }); ok {
 		if cause := c.Cause(); cause != nil {
 			return cause
