@@ -18,11 +18,13 @@ import (
 	"time"
 )
 
-// BenchmarkProcesses says where the CPU of a warm check goes, process by
-// process, next to the floor's: BENCH_HOSTS hosts (50), BENCH_REPEAT runs
-// of each (3) under a system-wide `perf record`, its samples counted by
-// command name. The hosts share this machine, so sshd, sudo, the boot
-// script, openssl and the worker are all in it, in ms of CPU per host.
+// BenchmarkProcesses says where the CPU of a warm check and of a cold
+// apply goes, process by process, next to the floor's: BENCH_HOSTS hosts
+// (50), BENCH_REPEAT runs of each (3) under a system-wide `perf record`, its
+// samples counted by command name. The hosts share this machine, so sshd,
+// sudo, the boot script, openssl and the worker are all in it, in ms of CPU
+// per host. A cold apply's runs include emptying the hosts' directories and
+// caches first, which the benchmark's own row shows.
 func BenchmarkProcesses(b *testing.B) {
 	hosts, _, repeat := mustConfig(b, 50, "0")
 	if _, err := exec.LookPath("perf"); err != nil {
@@ -37,7 +39,14 @@ func BenchmarkProcesses(b *testing.B) {
 	}
 	floor := profileRuns(b, repeat, func() error { return runFloor(ctx, bd).Err })
 	check := profileRuns(b, repeat, func() error { return runOpsmop(ctx, bd, true).Err })
-	printProcesses(os.Stdout, hosts, repeat, floor, check)
+	cold := profileRuns(b, repeat, func() error {
+		if err := bd.reset(true); err != nil {
+			return err
+		}
+		return runOpsmop(ctx, bd, false).Err
+	})
+	printProcesses(os.Stdout, hosts, repeat, []string{"floor", "warm check", "cold apply"},
+		[]map[string]time.Duration{floor, check, cold})
 }
 
 // perfHz is the sampling rate: one sample is about 1 ms of one CPU.
@@ -119,32 +128,56 @@ func processName(comm string) string {
 	return comm
 }
 
-// printProcesses prints CPU per host and run, largest first; processes
-// under 0.05 ms per host are left out of the rows, not of the total.
-func printProcesses(w io.Writer, hosts, runs int, floor, check map[string]time.Duration) {
+// printProcesses prints CPU per host and run for each column, largest
+// first; processes under 0.05 ms per host everywhere are left out of the
+// rows, not of the totals.
+func printProcesses(w io.Writer, hosts, runs int, titles []string, cols []map[string]time.Duration) {
 	per := func(d time.Duration) float64 { return ms(d) / float64(hosts*runs) }
 	names := map[string]bool{}
-	var tf, tc float64
-	for _, m := range []map[string]time.Duration{floor, check} {
+	for _, m := range cols {
 		for n := range m {
 			names[n] = n != "idle"
 		}
 	}
+	totals := make([]float64, len(cols))
+	weight := map[string]time.Duration{}
 	var rows []string
 	for n, counted := range names {
 		if !counted {
 			continue
 		}
-		tf, tc = tf+per(floor[n]), tc+per(check[n])
-		if per(floor[n]) >= 0.05 || per(check[n]) >= 0.05 {
+		shown := false
+		for i, m := range cols {
+			totals[i] += per(m[n])
+			weight[n] += m[n]
+			shown = shown || per(m[n]) >= 0.05
+		}
+		if shown {
 			rows = append(rows, n)
 		}
 	}
-	slices.SortFunc(rows, func(a, b string) int { return int(check[b] + floor[b] - check[a] - floor[a]) })
+	slices.SortFunc(rows, func(a, b string) int { return int(weight[b] - weight[a]) })
 	fmt.Fprintf(w, "\nCPU per host by process, %d hosts, %d runs of each (perf record -a -F %d)\n\n", hosts, runs, perfHz)
-	fmt.Fprintf(w, "  %-38s %10s %12s\n", "process", "floor", "warm check")
-	for _, n := range rows {
-		fmt.Fprintf(w, "  %-38s %7.1f ms %9.1f ms\n", n, per(floor[n]), per(check[n]))
+	fmt.Fprintf(w, "  %-38s", "process")
+	for _, t := range titles {
+		fmt.Fprintf(w, " %12s", t)
 	}
-	fmt.Fprintf(w, "  %-38s %7.1f ms %9.1f ms   (%.2fx)\n", "all", tf, tc, tc/tf)
+	fmt.Fprintln(w)
+	for _, n := range rows {
+		fmt.Fprintf(w, "  %-38s", n)
+		for _, m := range cols {
+			fmt.Fprintf(w, " %9.1f ms", per(m[n]))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  %-38s", "all")
+	for _, t := range totals {
+		fmt.Fprintf(w, " %9.1f ms", t)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  %-38s", "against the floor")
+	for _, t := range totals {
+		fmt.Fprintf(w, " %11.2fx", t/totals[0])
+	}
+	fmt.Fprintln(w)
 }
