@@ -103,11 +103,7 @@ func (m *bootMachine) remember(line string) {
 }
 
 func (m *bootMachine) sudoErr(reason, detail string) error {
-	user := m.sudo.User
-	if user == "" {
-		user = "root"
-	}
-	return &SudoError{Host: m.host, User: user, Reason: reason, Detail: detail}
+	return &SudoError{Host: m.host, User: m.sudo.targetUser(), Reason: reason, Detail: detail}
 }
 
 func (m *bootMachine) handle(ev event) (action, error) {

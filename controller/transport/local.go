@@ -82,7 +82,7 @@ func localWorkerBinary(binary string, sudo sudoSpec) (path string, same bool, er
 		return binary, false, nil
 	}
 	link := "/proc/" + strconv.Itoa(os.Getpid()) + "/exe"
-	if runtime.GOOS == "linux" && (!sudo.Enabled || sudo.User == "" || sudo.User == "root") && usable(link) {
+	if runtime.GOOS == "linux" && (!sudo.Enabled || sudo.targetUser() == "root") && usable(link) {
 		return link, true, nil
 	}
 	self, err := os.Executable()

@@ -28,6 +28,14 @@ type sudoSpec struct {
 	Prompt   string
 }
 
+// targetUser is the user sudo runs the worker as.
+func (s sudoSpec) targetUser() string {
+	if s.User == "" {
+		return "root"
+	}
+	return s.User
+}
+
 // bootScript is the sh script that runs on the host. The cache is in the
 // worker user's home, used only if it is a real directory that user owns
 // (not, say, one another user made where a sudo that keeps HOME points);
@@ -118,10 +126,7 @@ func sudoPrefix(s sudoSpec) string {
 	if !s.Enabled {
 		return ""
 	}
-	user := s.User
-	if user == "" {
-		user = "root"
-	}
+	user := s.targetUser()
 	if s.Password {
 		return "LC_ALL=C sudo -S -p " + shellQuote(s.Prompt) + " -u " + shellQuote(user) + " -- "
 	}
@@ -131,10 +136,7 @@ func sudoPrefix(s sudoSpec) string {
 // localSudoArgv is the argv that starts a local worker (binary, then args)
 // under sudo. The inner sh prints the ready line once sudo has let it run.
 func localSudoArgv(binary string, args []string, s sudoSpec) []string {
-	user := s.User
-	if user == "" {
-		user = "root"
-	}
+	user := s.targetUser()
 	argv := []string{"sudo"}
 	if s.Password {
 		argv = append(argv, "-S", "-p", s.Prompt)
