@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opsmop/opsmop/protocol"
+	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -437,5 +438,42 @@ func TestScriptCacheNotOurs(t *testing.T) {
 				t.Errorf("worker not cached in the private fallback: %v", err)
 			}
 		})
+	}
+}
+
+// TestScriptWidensUploadPipe runs the script's own line that widens stdin
+// before the compressed worker is read (perl is part of every Debian) and
+// looks at the pipe from our end, as sshd would have it.
+func TestScriptWidensUploadPipe(t *testing.T) {
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Fatalf("test needs perl: %v", err)
+	}
+	var line string
+	for _, l := range strings.Split(bootScript(map[string]string{runtime.GOARCH: "00"}), "\n") {
+		if strings.Contains(l, "perl") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("the script never widens its stdin")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cmd := exec.Command("/bin/sh", "-c", line)
+	cmd.Stdin = r
+	out, err := cmd.CombinedOutput()
+	r.Close()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", line, err, out)
+	}
+	got, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 1<<20 {
+		t.Errorf("after %q the pipe holds %d bytes, want %d", line, got, 1<<20)
 	}
 }
