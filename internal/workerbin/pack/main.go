@@ -74,10 +74,16 @@ func packArch(ctx context.Context, arch, tmp, out string) error {
 	return writeAtomic(filepath.Join(out, workerbin.SHA256Name(arch)), []byte(hex.EncodeToString(sum[:])+"\n"))
 }
 
+// windowSize bounds the history a host's zstd keeps while it decompresses.
+// The default, the whole 3.5 MiB worker, made it fault in 3.5 MiB; 256 KiB
+// costs 0.9% in size and saves 1-2 ms of CPU per cold host (perf stat -r 100
+// of zstd -dc into a file: 11.2 -> 9.9 ms, 1377 -> 800 page faults).
+const windowSize = 256 << 10
+
 // compress uses zstd's best level: it runs once per build, and every cold
 // host receives and decompresses the result.
 func compress(raw []byte) ([]byte, error) {
-	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression))
+	zw, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(windowSize))
 	if err != nil {
 		return nil, err
 	}
