@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -55,13 +56,20 @@ type workerBinary struct {
 	// build); without it, compressed makes it from read.
 	zstSource func() ([]byte, error)
 
-	gzOnce sync.Once
-	gz     []byte
-	gzErr  error
+	gz, zst     memo // compressed
+	gzUp, zstUp memo // compressed, after the size line: what a cold host is sent
+}
 
-	zstOnce sync.Once
-	zst     []byte
-	zstErr  error
+// memo is a value computed on first use only.
+type memo struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func (m *memo) get(compute func() ([]byte, error)) ([]byte, error) {
+	m.once.Do(func() { m.data, m.err = compute() })
+	return m.data, m.err
 }
 
 var (
@@ -114,17 +122,32 @@ func embeddedBinary(blob workerbin.Blob) *workerBinary {
 // computed on first use only: warm runs never pay for it.
 func (b *workerBinary) compressed(codec string) ([]byte, error) {
 	if codec == codecZstd {
-		b.zstOnce.Do(func() {
+		return b.zst.get(func() ([]byte, error) {
 			if b.zstSource != nil {
-				b.zst, b.zstErr = b.zstSource()
-				return
+				return b.zstSource()
 			}
-			b.zst, b.zstErr = b.withRaw(zstdBytes)
+			return b.withRaw(zstdBytes)
 		})
-		return b.zst, b.zstErr
 	}
-	b.gzOnce.Do(func() { b.gz, b.gzErr = b.withRaw(gzipBytes) })
-	return b.gz, b.gzErr
+	return b.gz.get(func() ([]byte, error) { return b.withRaw(gzipBytes) })
+}
+
+// upload is what a cold host that asked for codec is sent: the size on a
+// line, then the compressed binary. Every such host gets the same bytes, so
+// they are put together once: a copy per host cost the controller 0.7 ms
+// and 1.5 MB of fresh memory each (CPU profile of 50 cold hosts).
+func (b *workerBinary) upload(codec string) ([]byte, error) {
+	m := &b.gzUp
+	if codec == codecZstd {
+		m = &b.zstUp
+	}
+	return m.get(func() ([]byte, error) {
+		z, err := b.compressed(codec)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte(strconv.Itoa(len(z))+"\n"), z...), nil
+	})
 }
 
 func (b *workerBinary) withRaw(compress func([]byte) ([]byte, error)) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -57,6 +58,16 @@ func TestCompressedOncePerBinary(t *testing.T) {
 				t.Fatalf("%s does not round-trip to the binary: %v", codec, err)
 			}
 			t.Logf("worker %d bytes, %s %d bytes", len(want), codec, len(z1))
+			up1, err := b.upload(codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head := strconv.Itoa(len(z1)) + "\n"; !bytes.Equal(up1, append([]byte(head), z1...)) {
+				t.Errorf("upload is not %q and the %s binary", head, codec)
+			}
+			if up2, _ := b.upload(codec); &up1[0] != &up2[0] {
+				t.Error("upload put together twice")
+			}
 		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,16 +190,16 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 				p.kill()
 				return nil, &BootstrapError{Host: p.host, Msg: "host asked for unknown worker " + sha}
 			}
-			gz, err := b.compressed(codec)
+			up, err := b.upload(codec)
 			if err != nil {
 				p.kill()
 				return nil, err
 			}
-			if _, err := c.w.Write(append([]byte(strconv.Itoa(len(gz))+"\n"), gz...)); err != nil {
+			if _, err := c.w.Write(up); err != nil {
 				p.kill()
 				return nil, fmt.Errorf("%s: send worker binary: %w", p.host, err)
 			}
-			c.stats.WorkerBytesSent += int64(len(gz))
+			c.stats.WorkerBytesSent += int64(len(up))
 			c.stats.RoundTrips++
 		case actReady:
 			c.workerHash = act.arg
