@@ -76,18 +76,7 @@ func (c *contentStore) get(id string) ([]byte, bool) {
 	return d, ok
 }
 
-// serveCalls answers the calls a worker makes back (fetch) until the
-// session ends.
-func (c *contentStore) serveCalls(sess *protocol.Session) {
-	for {
-		in, err := sess.Accept()
-		if err != nil {
-			return
-		}
-		go c.answer(in)
-	}
-}
-
+// answer serves a worker's fetch call.
 func (c *contentStore) answer(in *protocol.Incoming) {
 	defer in.Close()
 	if in.Method != protocol.MethodFetch {

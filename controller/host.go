@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -36,6 +37,44 @@ type workerSession struct {
 	conn  io.ReadWriteCloser
 	sess  *protocol.Session
 	facts map[string]any
+	// announced delivers the worker's announce, the first thing it sends.
+	announced chan announced
+}
+
+// announced is a worker's announce, or why it could not be read.
+type announced struct {
+	protocol.Announce
+	err error
+}
+
+func newWorkerSession(conn io.ReadWriteCloser, sess *protocol.Session) *workerSession {
+	return &workerSession{conn: conn, sess: sess, announced: make(chan announced, 1)}
+}
+
+// serveCalls takes what the worker sends unasked until the session ends:
+// its announce, once, and calls for file content.
+func (ws *workerSession) serveCalls(content *contentStore) {
+	for {
+		in, err := ws.sess.Accept()
+		if err != nil {
+			return
+		}
+		if in.Method == protocol.MethodAnnounce {
+			ws.takeAnnounce(in)
+			continue
+		}
+		go content.answer(in)
+	}
+}
+
+func (ws *workerSession) takeAnnounce(in *protocol.Incoming) {
+	defer in.Close()
+	var a announced
+	a.err = in.Decode(&a.Announce)
+	select {
+	case ws.announced <- a:
+	default: // a second announce is not the worker's first word
+	}
 }
 
 func newHostRun(r *runner, h *inventory.Host) *hostRun {
@@ -119,8 +158,8 @@ func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*worke
 		conn.Close()
 		return nil, err
 	}
-	go h.r.content.serveCalls(sess)
-	ws := &workerSession{conn: conn, sess: sess}
+	ws := newWorkerSession(conn, sess)
+	go ws.serveCalls(h.r.content)
 	if err := h.handshake(ctx, ws); err != nil {
 		ws.close()
 		return nil, err
@@ -128,23 +167,34 @@ func (h *hostRun) connect(ctx context.Context, s inventory.ConnSettings) (*worke
 	return ws, nil
 }
 
-// handshake says hello and asks for facts at once, on two streams, so the
-// two calls cost one round trip; a failed hello explains a failed facts call.
+// handshake waits for the worker's announce, its hello and facts, which it
+// sends unasked as soon as it starts: no round trip of the host's own.
 func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
-	var facts protocol.FactsReply
-	factsErr := make(chan error, 1)
-	h.countCall()
-	go func() { factsErr <- ws.sess.Call(ctx, protocol.MethodFacts, protocol.FactsRequest{}, &facts) }()
 	local := protocol.Hello{Version: protocol.Version, BuildHash: expectedWorkerHash(ws.conn)}
-	if _, err := ws.sess.Handshake(ctx, local); err != nil {
-		return fmt.Errorf("start worker on %s: %w", h.inv.Name, err)
+	var a announced
+	select {
+	case a = <-ws.announced:
+	case <-ws.sess.Done():
+		return fmt.Errorf("start worker on %s: %w", h.inv.Name, errNoAnnounce)
+	case <-ctx.Done():
+		return fmt.Errorf("start worker on %s: wait for its hello: %w", h.inv.Name, ctx.Err())
 	}
-	if err := <-factsErr; err != nil {
-		return fmt.Errorf("gather facts on %s: %w", h.inv.Name, err)
+	if a.err == nil {
+		a.err = a.Check(local)
 	}
-	ws.facts = facts.Facts
+	if a.err != nil {
+		return fmt.Errorf("start worker on %s: %w", h.inv.Name, a.err)
+	}
+	if a.FactsErr != "" {
+		return fmt.Errorf("gather facts on %s: %s", h.inv.Name, a.FactsErr)
+	}
+	ws.facts = a.Facts
 	return nil
 }
+
+// errNoAnnounce: the session ended before the worker said who it is: it
+// exited, or the connection dropped (the transport says which).
+var errNoAnnounce = errors.New("the worker ended the session before it said hello")
 
 // expectedWorkerHash is the build the worker must report: the one the
 // transport started (a worker-only build over SSH), else, for a local

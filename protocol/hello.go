@@ -60,3 +60,17 @@ func compatible(controller, worker Hello) error {
 	}
 	return nil
 }
+
+// Announce is the worker's side of the start of a session: it sends a and
+// closes the stream, waiting for nothing.
+func (s *Session) Announce(ctx context.Context, a Announce) error {
+	st, err := s.Open(ctx, MethodAnnounce, a)
+	if err != nil {
+		return fmt.Errorf("announce: %w", err)
+	}
+	return st.Close()
+}
+
+// Check is the controller's side of an announce: the worker must speak our
+// protocol version and, where both builds are known, be our build.
+func (a Announce) Check(controller Hello) error { return compatible(controller, a.Hello) }

@@ -2,12 +2,15 @@ package protocol
 
 import "github.com/vmihailenco/msgpack/v5"
 
-// Version is bumped whenever a message changes shape.
-const Version = 1
+// Version is bumped whenever a message changes shape. 2: the worker
+// announces itself (MethodAnnounce) and the controller waits for that
+// instead of asking.
+const Version = 2
 
 // Method names of calls.
 const (
-	MethodHello    = "hello"    // controller → worker, first call on a session
+	MethodAnnounce = "announce" // worker → controller, unasked, first thing on a session: no reply
+	MethodHello    = "hello"    // controller → worker: what announce says, when asked
 	MethodFacts    = "facts"    // controller → worker
 	MethodRun      = "run"      // controller → worker: run resources in order
 	MethodShutdown = "shutdown" // controller → worker
@@ -33,6 +36,15 @@ type Hello struct {
 	PID       int    `msgpack:"pid,omitempty"`
 	User      string `msgpack:"user,omitempty"`
 	Arch      string `msgpack:"arch,omitempty"`
+}
+
+// Announce is what a worker says as soon as it starts, before anyone asks:
+// its hello and its facts, which the controller needs before anything
+// else. Pushed rather than asked for, they cost a host no round trip.
+type Announce struct {
+	Hello    Hello          `msgpack:"hello"`
+	Facts    map[string]any `msgpack:"facts"`
+	FactsErr string         `msgpack:"facts_err,omitempty"` // why Facts is missing
 }
 
 // FactsRequest asks the worker for its facts. Refresh discards the cache.

@@ -3,6 +3,7 @@ package protocol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestHandshake(t *testing.T) {
 		{"same build", Hello{Version: Version, BuildHash: "aaa"}, Hello{Version: Version, BuildHash: "aaa"}, false, ""},
 		{"controller does not check build", Hello{Version: Version}, Hello{Version: Version, BuildHash: "bbb"}, false, ""},
 		{"other version", Hello{Version: Version}, Hello{Version: Version + 1}, true,
-			"worker speaks protocol version 2, controller speaks 1"},
+			fmt.Sprintf("worker speaks protocol version %d, controller speaks %d", Version+1, Version)},
 		{"other build", Hello{Version: Version, BuildHash: "aaaaaaaaaaaaaaaa"}, Hello{Version: Version, BuildHash: "bbbbbbbbbbbbbbbb"}, true,
 			"worker build bbbbbbbbbbbb does not match controller build aaaaaaaaaaaa"},
 	}

@@ -41,7 +41,8 @@ type server struct {
 // away), or ctx ends (SIGTERM). Each call runs in its own goroutine on its
 // own stream. When the session ends, Serve cancels running commands, waits
 // for the calls to return, removes temporary files a write left behind, and
-// returns nil; an error means the session could not start.
+// returns nil; an error means the session could not start. The worker
+// speaks first: it announces its hello and facts before it is asked.
 func Serve(ctx context.Context, conn io.ReadWriteCloser, opts ServeOptions) error {
 	if opts.Log == nil {
 		opts.Log = io.Discard
@@ -54,6 +55,7 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, opts ServeOptions) erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctx = withTempTracker(ctx, s.temps)
+	go s.announce(ctx)
 
 	// Whatever ends first ends the session: ctx, a shutdown call, or the
 	// transport.
@@ -159,6 +161,21 @@ func (s *server) handle(ctx context.Context, in *protocol.Incoming) {
 		s.shutdownOnce.Do(func() { close(s.shutdown) })
 	default:
 		in.Reply(nil, fmt.Errorf("worker does not answer %q", in.Method))
+	}
+}
+
+// announce sends the controller our hello and facts unasked: it needs both
+// before anything else, and asking would cost every host a round trip.
+// Facts that cannot be gathered are announced as the error instead.
+func (s *server) announce(ctx context.Context) {
+	a := protocol.Announce{Hello: s.hello()}
+	facts, err := s.facts.Get(ctx, false)
+	if err != nil {
+		a.FactsErr = err.Error()
+	}
+	a.Facts = facts
+	if err := s.sess.Announce(ctx, a); err != nil && !s.ended() {
+		fmt.Fprintf(s.opts.Log, "worker: %v\n", err)
 	}
 }
 

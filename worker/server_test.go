@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opsmop/opsmop/protocol"
 )
@@ -35,6 +37,8 @@ type testWorker struct {
 	cancel context.CancelFunc
 	done   chan error
 	served atomic.Int32 // fetch calls the fake controller answered
+	// announced gets what the worker announced, unasked, at the start.
+	announced chan protocol.Announce
 }
 
 // startWorker runs Serve on a pipe. content is what the fake controller
@@ -43,7 +47,7 @@ func startWorker(t *testing.T, content map[string][]byte) *testWorker {
 	t.Helper()
 	a, b := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &testWorker{cancel: cancel, done: make(chan error, 1)}
+	w := &testWorker{cancel: cancel, done: make(chan error, 1), announced: make(chan protocol.Announce, 1)}
 	go func() { w.done <- Serve(ctx, b, ServeOptions{BuildHash: "build-1"}) }()
 	ctl, err := protocol.Client(a)
 	if err != nil {
@@ -60,12 +64,19 @@ func startWorker(t *testing.T, content map[string][]byte) *testWorker {
 }
 
 // serveFetch is the controller's side of fetch calls, as the chunk format
-// in fetch.go describes it.
+// in fetch.go describes it; it keeps the worker's announce.
 func (w *testWorker) serveFetch(content map[string][]byte) {
 	for {
 		in, err := w.ctl.Accept()
 		if err != nil {
 			return
+		}
+		if in.Method == protocol.MethodAnnounce {
+			var a protocol.Announce
+			in.Decode(&a)
+			in.Close()
+			w.announced <- a
+			continue
 		}
 		go func() {
 			w.served.Add(1)
@@ -385,5 +396,26 @@ func TestServeEndKillsCommands(t *testing.T) {
 				t.Fatalf("sleep (pid %d) survived the session: %v", pid, err)
 			}
 		})
+	}
+}
+
+// TestServeAnnounces: the first thing a worker sends is its hello and
+// facts, unasked, so that a host costs the controller no round trip for them.
+func TestServeAnnounces(t *testing.T) {
+	w := startWorker(t, nil)
+	var a protocol.Announce
+	select {
+	case a = <-w.announced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no announce from the worker")
+	}
+	if err := a.Check(protocol.Hello{Version: protocol.Version, BuildHash: "build-1"}); err != nil {
+		t.Errorf("announce does not pass the controller's check: %v", err)
+	}
+	if a.Hello.PID != os.Getpid() || a.FactsErr != "" {
+		t.Errorf("hello %+v, facts error %q", a.Hello, a.FactsErr)
+	}
+	if a.Facts["arch"] != runtime.GOARCH || a.Facts["hostname"] == "" {
+		t.Errorf("facts %v", a.Facts)
 	}
 }
