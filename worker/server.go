@@ -55,7 +55,6 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, opts ServeOptions) erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctx = withTempTracker(ctx, s.temps)
-	go s.announce(ctx)
 
 	// Whatever ends first ends the session: ctx, a shutdown call, or the
 	// transport.
@@ -70,6 +69,7 @@ func Serve(ctx context.Context, conn io.ReadWriteCloser, opts ServeOptions) erro
 	}()
 
 	var calls sync.WaitGroup
+	calls.Go(func() { s.announce(ctx) })
 	for {
 		in, err := sess.Accept()
 		if err != nil {
