@@ -2,7 +2,9 @@ package worker
 
 import (
 	"os"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,5 +38,34 @@ func TestPrepareStdioWidensStdinPipe(t *testing.T) {
 	}
 	if got != pipeSize {
 		t.Errorf("stdin pipe holds %d bytes, want %d", got, pipeSize)
+	}
+}
+
+// TestPollableStdio: a pipe on stdin or stdout is handed to Go's poller,
+// which a deadline proves (a blocking file has none), and still carries
+// the bytes.
+func TestPollableStdio(t *testing.T) {
+	// As a child inherits it: a blocking descriptor the poller never saw.
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	w := os.NewFile(uintptr(fds[1]), "w")
+	defer w.Close()
+	blocking := os.NewFile(uintptr(fds[0]), "stdin")
+	if err := blocking.SetReadDeadline(time.Now()); err == nil {
+		t.Fatal("a blocking pipe took a deadline; the test shows nothing")
+	}
+	p := pollable(blocking)
+	defer p.Close()
+	if err := p.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatalf("pollable(stdin) takes no deadline: %v", err)
+	}
+	if _, err := w.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if n, err := p.Read(buf); err != nil || string(buf[:n]) != "x" {
+		t.Fatalf("read %q, %v", buf[:n], err)
 	}
 }
