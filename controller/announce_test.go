@@ -14,10 +14,14 @@ import (
 
 // announceDialer starts, for every host, a fake worker that announces a
 // (nil: says nothing) and then keeps the session open until the controller
-// closes it, answering no call.
-func announceDialer(a *protocol.Announce) Dialer {
+// closes it, answering no call. A non-nil cause is the transport's reason.
+func announceDialer(a *protocol.Announce, cause error) Dialer {
 	return func(ctx context.Context, tg Target) (io.ReadWriteCloser, error) {
 		c, w := net.Pipe()
+		var conn io.ReadWriteCloser = c
+		if cause != nil {
+			conn = &causeConn{ReadWriteCloser: c, cause: cause} // flush_test.go
+		}
 		go func() {
 			sess, err := protocol.Server(w)
 			if err != nil {
@@ -30,7 +34,7 @@ func announceDialer(a *protocol.Announce) Dialer {
 			sess.Announce(context.Background(), *a)
 			<-sess.Done()
 		}()
-		return c, nil
+		return conn, nil
 	}
 }
 
@@ -41,19 +45,22 @@ func TestHandshakeTakesAnnounce(t *testing.T) {
 	tests := []struct {
 		name     string
 		announce *protocol.Announce
+		cause    error  // the transport's reason for an end
 		want     string // %s: the host
 	}{
-		{"other protocol version", &protocol.Announce{Hello: protocol.Hello{Version: protocol.Version + 1}},
+		{"other protocol version", &protocol.Announce{Hello: protocol.Hello{Version: protocol.Version + 1}}, nil,
 			"start worker on %s: worker speaks protocol version"},
-		{"facts failed", &protocol.Announce{Hello: ours, FactsErr: "read /etc/os-release: permission denied"},
+		{"facts failed", &protocol.Announce{Hello: ours, FactsErr: "read /etc/os-release: permission denied"}, nil,
 			"gather facts on %s: read /etc/os-release: permission denied"},
-		{"worker gone before it said hello", nil,
+		{"worker gone before it said hello", nil, nil,
 			"start worker on %s: " + errNoAnnounce.Error()},
+		{"connection dropped before hello", nil, errors.New("the SSH connection dropped: connection reset by peer"),
+			"start worker on %s: the SSH connection dropped: connection reset by peer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := pushPolicy(`Role("r", inventory=inv, resources=[Echo("ran")])`)
-			rec, sum, err := pushRun(t, files, func(o *Options) { o.Dial = announceDialer(tt.announce) })
+			rec, sum, err := pushRun(t, files, func(o *Options) { o.Dial = announceDialer(tt.announce, tt.cause) })
 			if !errors.Is(err, ErrHostsFailed) {
 				t.Fatalf("err = %v", err)
 			}

@@ -220,12 +220,7 @@ func (x *executor) lossCause(err error) error {
 	if errors.As(err, &remote) {
 		return err // the worker answered: the connection is fine
 	}
-	if c, ok := x.ws.conn.(interface{ Cause() error }); ok {
-		if cause := c.Cause(); cause != nil {
-			return cause
-		}
-	}
-	return err
+	return x.ws.endCause(err)
 }
 
 // lostAny charges the loss to the first resource still waiting for its result.

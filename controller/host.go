@@ -175,7 +175,7 @@ func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
 	select {
 	case a = <-ws.announced:
 	case <-ws.sess.Done():
-		return fmt.Errorf("start worker on %s: %w", h.inv.Name, errNoAnnounce)
+		return fmt.Errorf("start worker on %s: %w", h.inv.Name, ws.endCause(errNoAnnounce))
 	case <-ctx.Done():
 		return fmt.Errorf("start worker on %s: wait for its hello: %w", h.inv.Name, ctx.Err())
 	}
@@ -192,9 +192,20 @@ func (h *hostRun) handshake(ctx context.Context, ws *workerSession) error {
 	return nil
 }
 
-// errNoAnnounce: the session ended before the worker said who it is: it
-// exited, or the connection dropped (the transport says which).
+// errNoAnnounce: the session ended before the worker said who it is, and
+// the transport knows no more (the worker exited).
 var errNoAnnounce = errors.New("the worker ended the session before it said hello")
+
+// endCause is the transport's own reason the session ended (a stalled or
+// dropped connection) where it has one, else what the protocol saw.
+func (ws *workerSession) endCause(protocolErr error) error {
+	if c, ok := ws.conn.(interface{ Cause() error }); ok {
+		if cause := c.Cause(); cause != nil {
+			return cause
+		}
+	}
+	return protocolErr
+}
 
 // expectedWorkerHash is the build the worker must report: the one the
 // transport started (a worker-only build over SSH), else, for a local
