@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/opsmop/opsmop/protocol"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -128,13 +129,23 @@ func ServeStdio(ctx context.Context, opts ServeOptions) error {
 // runtime's monitor thread wakes every 20 µs to 10 ms, and each wake-up
 // cost 17 µs of CPU on our test VM; with nothing in a system call it
 // sleeps. A terminal (sudo's requiretty), or a descriptor that cannot be
-// made non-blocking, is returned as it is.
+// made non-blocking, is returned as it is. The new file has a descriptor
+// of its own (a dup): two files on one descriptor would each close it,
+// the second time whatever file has taken its number since.
 func pollable(f *os.File) *os.File {
 	fd := int(f.Fd())
-	if term.IsTerminal(fd) || syscall.SetNonblock(fd, true) != nil {
+	if term.IsTerminal(fd) {
 		return f
 	}
-	return os.NewFile(uintptr(fd), f.Name())
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return f
+	}
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return f
+	}
+	return os.NewFile(uintptr(dup), f.Name())
 }
 
 // stdio joins stdin and stdout into one connection.

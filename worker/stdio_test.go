@@ -56,7 +56,11 @@ func TestPollableStdio(t *testing.T) {
 	if err := blocking.SetReadDeadline(time.Now()); err == nil {
 		t.Fatal("a blocking pipe took a deadline; the test shows nothing")
 	}
+	defer blocking.Close()
 	p := pollable(blocking)
+	if p == blocking {
+		t.Fatal("pollable returned the blocking file")
+	}
 	defer p.Close()
 	if err := p.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		t.Fatalf("pollable(stdin) takes no deadline: %v", err)
