@@ -31,7 +31,7 @@ func muxConfig() *yamux.Config {
 
 // Client starts the controller's side of a session on conn.
 func Client(conn io.ReadWriteCloser) (*Session, error) {
-	mux, err := yamux.Client(conn, muxConfig())
+	mux, err := yamux.Client(&joinConn{ReadWriteCloser: conn}, muxConfig())
 	if err != nil {
 		return nil, fmt.Errorf("start yamux client: %w", err)
 	}
@@ -40,7 +40,7 @@ func Client(conn io.ReadWriteCloser) (*Session, error) {
 
 // Server starts the worker's side of a session on conn.
 func Server(conn io.ReadWriteCloser) (*Session, error) {
-	mux, err := yamux.Server(conn, muxConfig())
+	mux, err := yamux.Server(&joinConn{ReadWriteCloser: conn}, muxConfig())
 	if err != nil {
 		return nil, fmt.Errorf("start yamux server: %w", err)
 	}
