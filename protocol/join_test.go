@@ -32,6 +32,7 @@ func muxHeader(typ uint8, length uint32) []byte {
 
 func TestJoinConn(t *testing.T) {
 	data := muxHeader(muxTypeData, 3)
+	big := bytes.Repeat([]byte("b"), joinMax+1)
 	tests := []struct {
 		name   string
 		writes [][]byte
@@ -43,6 +44,10 @@ func TestJoinConn(t *testing.T) {
 		{"data header without a body (SYN, FIN)", [][]byte{muxHeader(muxTypeData, 0)}, [][]byte{muxHeader(muxTypeData, 0)}},
 		{"frames in a row", [][]byte{data, []byte("abc"), muxHeader(1, 9), data, []byte("xyz")},
 			[][]byte{append(bytes.Clone(data), "abc"...), muxHeader(1, 9), append(bytes.Clone(data), "xyz"...)}},
+		{"a body over one packet goes apart, uncopied", [][]byte{muxHeader(muxTypeData, joinMax+1), big},
+			[][]byte{muxHeader(muxTypeData, joinMax+1), big}},
+		{"the largest joined body", [][]byte{muxHeader(muxTypeData, joinMax), big[:joinMax]},
+			[][]byte{append(muxHeader(muxTypeData, joinMax), big[:joinMax]...)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +93,7 @@ func TestCallIsOneWritePerFrame(t *testing.T) {
 	}
 	writes := log.written()
 	for _, w := range writes {
-		if dataHeaderWithBody(w) {
+		if joinable(w) {
 			t.Fatalf("a data frame's header went out alone: %v", writes)
 		}
 	}
