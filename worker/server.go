@@ -14,8 +14,6 @@ import (
 	"syscall"
 
 	"github.com/opsmop/opsmop/protocol"
-	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // ServeOptions configure a worker session.
@@ -121,31 +119,6 @@ func ServeStdio(ctx context.Context, opts ServeOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT)
 	defer stop()
 	return Serve(ctx, stdio{in: pollable(os.Stdin), out: pollable(out)}, opts)
-}
-
-// pollable returns f as a non-blocking file that Go's network poller
-// drives: waiting for the controller then parks a goroutine instead of
-// holding a thread in read(2). While a thread sits in a system call the
-// runtime's monitor thread wakes every 20 µs to 10 ms, and each wake-up
-// cost 17 µs of CPU on our test VM; with nothing in a system call it
-// sleeps. A terminal (sudo's requiretty), or a descriptor that cannot be
-// made non-blocking, is returned as it is. The new file has a descriptor
-// of its own (a dup): two files on one descriptor would each close it,
-// the second time whatever file has taken its number since.
-func pollable(f *os.File) *os.File {
-	fd := int(f.Fd())
-	if term.IsTerminal(fd) {
-		return f
-	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
-	if err != nil {
-		return f
-	}
-	if err := syscall.SetNonblock(dup, true); err != nil {
-		syscall.Close(dup)
-		return f
-	}
-	return os.NewFile(uintptr(dup), f.Name())
 }
 
 // stdio joins stdin and stdout into one connection.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -61,4 +62,29 @@ const pipeSize = 1 << 20
 // pipe, or a kernel that refuses: the default stays, which only costs time.
 func widenPipe(fd int) {
 	unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
+}
+
+// pollable returns f as a non-blocking file that Go's network poller
+// drives: waiting for the controller then parks a goroutine instead of
+// holding a thread in read(2). While a thread sits in a system call the
+// runtime's monitor thread wakes every 20 µs to 10 ms, and each wake-up
+// cost 17 µs of CPU on our test VM; with nothing in a system call it
+// sleeps. A terminal (sudo's requiretty), or a descriptor that cannot be
+// made non-blocking, is returned as it is. The new file has a descriptor
+// of its own (a dup): two files on one descriptor would each close it,
+// the second time whatever file has taken its number since.
+func pollable(f *os.File) *os.File {
+	fd := int(f.Fd())
+	if term.IsTerminal(fd) {
+		return f
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return f
+	}
+	if err := syscall.SetNonblock(dup, true); err != nil {
+		syscall.Close(dup)
+		return f
+	}
+	return os.NewFile(uintptr(dup), f.Name())
 }
