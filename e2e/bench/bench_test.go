@@ -27,9 +27,7 @@ var cases = []string{caseCold, caseWarm, caseCheck}
 // check; the median of each case is reported, with the floor beside it.
 func BenchmarkPush(b *testing.B) {
 	hosts, rtts, repeat := mustConfig(b, 20, "0")
-	bin := buildOpsmop(b)
-	f := startFleet(b, hosts, true)
-	bd := newBed(b, f, hosts, bin)
+	bd := privateBed(b, hosts)
 	ctx := context.Background()
 	for _, rtt := range rtts {
 		if err := bd.setRTT(rtt); err != nil {
@@ -61,9 +59,7 @@ func BenchmarkAnsible(b *testing.B) {
 	if _, err := exec.LookPath("ansible-playbook"); err != nil {
 		b.Fatal("ansible-playbook not found: install Debian's ansible-core (make bench-ansible does)")
 	}
-	bin := buildOpsmop(b)
-	f := startFleet(b, hosts, true)
-	bd := newBed(b, f, hosts, bin)
+	bd := privateBed(b, hosts)
 	ctx := context.Background()
 	var rows []vsRow
 	for _, rtt := range rtts {

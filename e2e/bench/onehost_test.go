@@ -22,9 +22,7 @@ func BenchmarkOneHost(b *testing.B) {
 	if repeat < 10 {
 		repeat = 20
 	}
-	bin := buildOpsmop(b)
-	f := startFleet(b, 1, true)
-	bd := newBed(b, f, 1, bin)
+	bd := privateBed(b, 1)
 	ctx := context.Background()
 	h := bd.hosts[0]
 	if r := runOpsmop(ctx, bd, false); r.Err != nil { // cache the worker, apply the workload

@@ -30,9 +30,7 @@ func BenchmarkProcesses(b *testing.B) {
 	if _, err := exec.LookPath("perf"); err != nil {
 		b.Fatal("perf not found: install Debian's linux-perf")
 	}
-	bin := buildOpsmop(b)
-	f := startFleet(b, hosts, true)
-	bd := newBed(b, f, hosts, bin)
+	bd := privateBed(b, hosts)
 	ctx := context.Background()
 	if r := runOpsmop(ctx, bd, false); r.Err != nil { // cache the worker, apply the workload
 		b.Fatal(r.Err)

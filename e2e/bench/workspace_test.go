@@ -74,6 +74,14 @@ func startFleet(b *testing.B, n int, privateCache bool) *fleet.Fleet {
 	return f
 }
 
+// privateBed builds opsmop, starts n hosts with a root's cache each (a
+// cold run is cold on every host) and lays out a workspace for all of them.
+func privateBed(b *testing.B, n int) *bed {
+	b.Helper()
+	bin := buildOpsmop(b)
+	return newBed(b, startFleet(b, n, true), n, bin)
+}
+
 // newBed lays out a workspace for the first n hosts of f.
 func newBed(b *testing.B, f *fleet.Fleet, n int, bin string) *bed {
 	b.Helper()
