@@ -140,6 +140,7 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 	if err := os.Mkdir(f.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
+	spreadHosts(f.Dir)
 	// Debian's sshd refuses to start without its privilege separation dir,
 	// which the service unit normally creates.
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {

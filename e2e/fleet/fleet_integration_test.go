@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/sys/unix"
 )
 
 // dial logs in to h as its user with its key, checking the host key
@@ -103,6 +104,16 @@ func TestFleetIntegration(t *testing.T) {
 			if err != nil || !strings.Contains(string(out), " "+h.Addr+"/") {
 				t.Errorf("%s: Exec ip addr = %q, %v; want %s", h.Name, out, err, h.Addr)
 			}
+		}
+	})
+
+	t.Run("hosts spread over the disk", func(t *testing.T) {
+		if !takesTopDirFlag(t) {
+			t.Log("the filesystem of the temporary directory has no FS_TOPDIR_FL; nothing to check")
+			return
+		}
+		if flags := dirFlags(t, f.Dir); flags&topDirFlag == 0 {
+			t.Errorf("fleet dir %s has flags %#x, want FS_TOPDIR_FL (%#x)", f.Dir, flags, topDirFlag)
 		}
 	})
 
@@ -417,4 +428,37 @@ func TestPrivateRootCacheIntegration(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/root/.cache", mark)); !os.IsNotExist(err) {
 		t.Errorf("the machine's own /root/.cache was written: %v", err)
 	}
+}
+
+// takesTopDirFlag reports whether a directory made where fleets live can
+// carry FS_TOPDIR_FL (ext4 can; tmpfs has no flags). It sets the flag
+// itself, so that a spreadHosts that does nothing cannot pass for a
+// filesystem without the flag.
+func takesTopDirFlag(t *testing.T) bool {
+	dir, err := os.MkdirTemp("", "omtopdir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return false
+	}
+	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|topDirFlag)) == nil
+}
+
+// dirFlags returns a directory's inode flags, or 0 where it has none.
+func dirFlags(t *testing.T, dir string) uint32 {
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, _ := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	return flags
 }
