@@ -294,6 +294,41 @@ func TestScriptWithoutOpenSSL(t *testing.T) {
 	}
 }
 
+// TestScriptHashesWithoutOpenSSLConfig: openssl hashes the worker without
+// reading the system's openssl.cnf (or one the environment names), on
+// upload and on a warm start.
+func TestScriptHashesWithoutOpenSSLConfig(t *testing.T) {
+	real, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatalf("test needs openssl: %v", err)
+	}
+	wrap, seen := t.TempDir(), filepath.Join(t.TempDir(), "seen")
+	script := "#!/bin/sh\necho \"${OPENSSL_CONF-unset}\" >>" + seen + "\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrap, "openssl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, start := range []string{"cold", "warm"} {
+		c, err := runScriptPath(t, home, bins, wrap+":"+os.Getenv("PATH"), "OPENSSL_CONF=/etc/ssl/elsewhere.cnf")
+		if err != nil {
+			t.Fatalf("%s start: %v", start, err)
+		}
+		handshake(t, c)
+		c.Close()
+	}
+	got, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "/dev/null\n/dev/null\n"; string(got) != want {
+		t.Errorf("OPENSSL_CONF as openssl saw it = %q, want %q (one cold, one warm start)", got, want)
+	}
+}
+
 // TestScriptClearsOldCache: a cold start removes other builds and logs
 // older than a week, and keeps recent ones.
 func TestScriptClearsOldCache(t *testing.T) {
