@@ -20,8 +20,8 @@ import (
 
 // BenchmarkProcesses says where the CPU of a warm check and of a cold
 // apply goes, process by process, next to the floor's: BENCH_HOSTS hosts
-// (50), BENCH_REPEAT runs of each (3) under a system-wide `perf record`, its
-// samples counted by command name. The hosts share this machine, so sshd,
+// (50), BENCH_REPEAT runs of each (3), taken in turn, each under a
+// system-wide `perf record`, its samples counted by command name. The hosts share this machine, so sshd,
 // sudo, the boot script, openssl and the worker are all in it, in ms of CPU
 // per host. A cold apply's runs include emptying the hosts' directories and
 // caches first, which the benchmark's own row shows. "cold, cached" is a
@@ -37,8 +37,6 @@ func BenchmarkProcesses(b *testing.B) {
 	if r := runOpsmop(ctx, bd, false); r.Err != nil { // cache the worker, apply the workload
 		b.Fatal(r.Err)
 	}
-	floor := profileRuns(b, repeat, func() error { return runFloor(ctx, bd).Err })
-	check := profileRuns(b, repeat, func() error { return runOpsmop(ctx, bd, true).Err })
 	coldApply := func(worker bool) func() error {
 		return func() error {
 			if err := bd.reset(worker); err != nil {
@@ -47,22 +45,47 @@ func BenchmarkProcesses(b *testing.B) {
 			return runOpsmop(ctx, bd, false).Err
 		}
 	}
-	cached := profileRuns(b, repeat, coldApply(false))
-	cold := profileRuns(b, repeat, coldApply(true))
-	printProcesses(os.Stdout, hosts, repeat, []string{"floor", "warm check", "cold, cached", "cold apply"},
-		[]map[string]time.Duration{floor, check, cached, cold})
+	cols := profileRounds(b, repeat,
+		func() error { return runFloor(ctx, bd).Err },
+		func() error { return runOpsmop(ctx, bd, true).Err },
+		coldApply(false), coldApply(true))
+	printProcesses(os.Stdout, hosts, repeat, []string{"floor", "warm check", "cold, cached", "cold apply"}, cols)
 }
 
 // perfHz is the sampling rate: one sample is about 1 ms of one CPU.
 const perfHz = 999
 
-// profileRuns runs run n times (after one warm-up run) under `perf record
-// -a` and returns the samples by process, in CPU time.
-func profileRuns(b *testing.B, n int, run func() error) map[string]time.Duration {
+// profileRounds runs each case once to warm up, then n rounds of all the
+// cases in turn, every run under a `perf record -a` of its own, and returns
+// each case's samples by process, in CPU time. Taking the cases in turn, not
+// one after the other, spreads this VM's drift in speed over all of them
+// alike: run one after the other, a floor measured in a fast minute made
+// the cases after it look up to 0.3x worse.
+func profileRounds(b *testing.B, n int, cases ...func() error) []map[string]time.Duration {
 	b.Helper()
-	if err := run(); err != nil {
-		b.Fatal(err)
+	for _, run := range cases {
+		if err := run(); err != nil {
+			b.Fatal(err)
+		}
 	}
+	cols := make([]map[string]time.Duration, len(cases))
+	for i := range cols {
+		cols[i] = map[string]time.Duration{}
+	}
+	for range n {
+		for i, run := range cases {
+			for p, d := range profileRun(b, run) {
+				cols[i][p] += d
+			}
+		}
+	}
+	return cols
+}
+
+// profileRun runs run once under `perf record -a` and returns the samples
+// by process, in CPU time.
+func profileRun(b *testing.B, run func() error) map[string]time.Duration {
+	b.Helper()
 	data := filepath.Join(b.TempDir(), "perf.data")
 	rec := exec.Command("perf", "record", "-a", "-F", strconv.Itoa(perfHz), "-o", data)
 	var stderr bytes.Buffer
@@ -71,11 +94,9 @@ func profileRuns(b *testing.B, n int, run func() error) map[string]time.Duration
 		b.Fatal(err)
 	}
 	time.Sleep(time.Second) // perf's own start-up is not ours to count
-	for range n {
-		if err := run(); err != nil {
-			rec.Process.Kill()
-			b.Fatal(err)
-		}
+	if err := run(); err != nil {
+		rec.Process.Kill()
+		b.Fatal(err)
 	}
 	rec.Process.Signal(syscall.SIGINT)
 	if err := rec.Wait(); err != nil && !stoppedBy(rec, syscall.SIGINT) {
