@@ -21,12 +21,12 @@ import (
 // BenchmarkProcesses says where the CPU of a warm check and of a cold
 // apply goes, process by process, next to the floor's: BENCH_HOSTS hosts
 // (50), BENCH_REPEAT runs of each (3), taken in turn, each under a
-// system-wide `perf record`, its samples counted by command name. The hosts share this machine, so sshd,
-// sudo, the boot script, openssl and the worker are all in it, in ms of CPU
-// per host. A cold apply's runs include emptying the hosts' directories and
-// caches first, which the benchmark's own row shows. "cold, cached" is a
-// cold apply to hosts that still have the worker: the workload's own cost,
-// without the upload's.
+// system-wide `perf record`, its samples counted by command name. The
+// hosts share this machine, so sshd, sudo, the boot script, openssl and the
+// worker are all in it, in ms of CPU per host. A cold apply's runs include
+// emptying the hosts' directories and caches first, which the benchmark's
+// own row shows. "cold, cached" is a cold apply to hosts that still have
+// the worker: the workload's own cost, without the upload's.
 func BenchmarkProcesses(b *testing.B) {
 	hosts, _, repeat := mustConfig(b, 50, "0")
 	if _, err := exec.LookPath("perf"); err != nil {
