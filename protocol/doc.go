@@ -8,9 +8,13 @@
 // with one reply frame. Because each call has its own stream, a large file
 // transfer never holds up command output or results of another call.
 //
-// The first call on a session is the handshake (MethodHello): each side sends
-// its protocol Version and build hash, and a mismatch is a *MismatchError.
+// The worker speaks first (Version 2): as soon as it starts it opens an
+// announce stream (MethodAnnounce) carrying its hello (protocol Version and
+// build hash) and its facts, and waits for no reply; the controller checks
+// it with Announce.Check, and a mismatch is a *MismatchError. The hello call
+// (Session.Handshake) asks the same of a worker when a caller wants it.
 //
 // Calls the controller makes: hello, facts, run, shutdown.
-// Calls the worker makes back: fetch (file content by sha256).
+// Calls the worker makes back: announce (once, first), fetch (file content
+// by sha256).
 package protocol
