@@ -43,7 +43,7 @@ func (e *pushEnv) bigFile(rel string) string {
 // byte-exact 10 MiB file as root and runs the handler once; a second apply
 // changes nothing.
 func TestPushCheckApplyReapply(t *testing.T) {
-	e := newPushEnv(t, fleet.Options{Hosts: 3, SudoPassword: map[int]string{1: "sudo-pw-1"}})
+	e := newPushEnv(t, fleet.Options{Hosts: 3, SudoPassword: map[int]string{1: "sudo-pw-1"}, SudoLog: true})
 	bigSum := e.bigFile("files/big.bin")
 	e.writePolicyFile("inv.toml", e.inventory(`
 [groups.web.vars]
@@ -125,6 +125,34 @@ colour = "host-colour"
 		if got := readHostFile(t, h, "guarded.log"); got != "ran\n" {
 			t.Errorf("%s: guarded.log = %q after the second apply, want the guarded command not to run", h.Name, got)
 		}
+		checkSudoLog(t, h, 3)
+	}
+}
+
+// checkSudoLog checks what sudo logged of the worker's starts on h: at
+// least runs of them, each a short command, never the bootstrap script
+// (which syslog would carry in three lines of 960 bytes per run).
+func checkSudoLog(t *testing.T, h *fleet.Host, runs int) {
+	t.Helper()
+	b, err := os.ReadFile(h.SudoLog)
+	if err != nil {
+		t.Fatalf("%s: sudo log: %v", h.Name, err)
+	}
+	starts := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		_, cmd, ok := strings.Cut(line, "COMMAND=")
+		if !ok {
+			continue
+		}
+		if strings.Contains(cmd, "OPSMOP-NEED") || len(cmd) > 120 {
+			t.Errorf("%s: sudo logged a long command (%d bytes): %.200s", h.Name, len(cmd), cmd)
+		}
+		if strings.HasSuffix(cmd, "/sh -s") || strings.Contains(cmd, "OPSMOP-SCRIPT") {
+			starts++
+		}
+	}
+	if starts < runs {
+		t.Errorf("%s: sudo logged %d worker starts, want at least %d:\n%s", h.Name, starts, runs, b)
 	}
 }
 

@@ -31,6 +31,7 @@ const (
 	actNone actionKind = iota
 	actSendPassword
 	actSendBinary // arg: sha256
+	actSendScript // arg: the script
 	actReady
 )
 
@@ -87,6 +88,7 @@ type bootMachine struct {
 	sudo        sudoSpec
 	hasPassword bool
 	tty         bool // already on a pty: requiretty cannot be the cause
+	start       start
 	prompts     int
 	tail        []string
 	archErr     func(uname string) error
@@ -106,6 +108,14 @@ func (m *bootMachine) sudoErr(reason, detail string) error {
 	return &SudoError{Host: m.host, User: m.sudo.targetUser(), Reason: reason, Detail: detail}
 }
 
+// begin is what to do as soon as the command has been started.
+func (m *bootMachine) begin() action {
+	if m.start.atMarker {
+		return action{}
+	}
+	return action{kind: actSendScript, arg: m.start.script}
+}
+
 func (m *bootMachine) handle(ev event) (action, error) {
 	switch ev.kind {
 	case evPrompt:
@@ -123,6 +133,8 @@ func (m *bootMachine) handle(ev event) (action, error) {
 		case isReady(line):
 			sha, _ := readyLine(line)
 			return action{kind: actReady, arg: sha}, nil
+		case line == lineScript && m.start.atMarker:
+			return action{kind: actSendScript, arg: m.start.script}, nil
 		case strings.HasPrefix(line, lineNeed+" "):
 			return action{kind: actSendBinary, arg: strings.TrimSpace(strings.TrimPrefix(line, lineNeed))}, nil
 		case strings.HasPrefix(line, lineArch+" "):

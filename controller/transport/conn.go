@@ -152,6 +152,10 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 		close(stderrDone)
 	}
 	c.stats.RoundTrips++ // the remote command itself
+	if err := c.perform(m.begin(), password, bins); err != nil {
+		p.kill()
+		return nil, err
+	}
 
 	for {
 		var ev event
@@ -172,35 +176,16 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 			ev.exit = finish(p, m, events, stderrDone, ev.exit)
 		}
 		act, err := m.handle(ev)
+		if err == nil {
+			err = c.perform(act, password, bins)
+		}
 		if err != nil {
 			p.kill()
 			return nil, err
 		}
 		switch act.kind {
-		case actSendPassword:
-			if _, err := io.WriteString(c.w, *password+"\n"); err != nil {
-				p.kill()
-				return nil, fmt.Errorf("%s: send sudo password: %w", p.host, err)
-			}
-			c.stats.RoundTrips++
-		case actSendBinary:
-			sha, codec := needArgs(act.arg)
-			b := bins.bySHA(sha)
-			if b == nil {
-				p.kill()
-				return nil, &BootstrapError{Host: p.host, Msg: "host asked for unknown worker " + sha}
-			}
-			up, err := b.upload(codec)
-			if err != nil {
-				p.kill()
-				return nil, err
-			}
-			if _, err := c.w.Write(up); err != nil {
-				p.kill()
-				return nil, fmt.Errorf("%s: send worker binary: %w", p.host, err)
-			}
-			c.stats.WorkerBytesSent += int64(len(up))
-			c.stats.RoundTrips++
+		case actSendScript, actSendPassword, actSendBinary:
+			c.stats.RoundTrips++ // an answer to the host: it waited for it
 		case actReady:
 			c.workerHash = act.arg
 			c.stats.WorkerCached = c.stats.WorkerBytesSent == 0
@@ -209,6 +194,40 @@ func bootstrap(ctx context.Context, p *proc, m *bootMachine, password *string, b
 			return c, nil
 		}
 	}
+}
+
+// perform sends what an action of the boot machine asks the host for.
+func (c *conn) perform(act action, password *string, bins *binarySet) error {
+	switch act.kind {
+	case actSendScript:
+		if _, err := io.WriteString(c.w, act.arg); err != nil {
+			return fmt.Errorf("%s: send bootstrap script: %w", c.p.host, err)
+		}
+	case actSendPassword:
+		if _, err := io.WriteString(c.w, *password+"\n"); err != nil {
+			return fmt.Errorf("%s: send sudo password: %w", c.p.host, err)
+		}
+	case actSendBinary:
+		return c.sendBinary(act.arg, bins)
+	}
+	return nil
+}
+
+func (c *conn) sendBinary(arg string, bins *binarySet) error {
+	sha, codec := needArgs(arg)
+	b := bins.bySHA(sha)
+	if b == nil {
+		return &BootstrapError{Host: c.p.host, Msg: "host asked for unknown worker " + sha}
+	}
+	up, err := b.upload(codec)
+	if err != nil {
+		return err
+	}
+	if _, err := c.w.Write(up); err != nil {
+		return fmt.Errorf("%s: send worker binary: %w", c.p.host, err)
+	}
+	c.stats.WorkerBytesSent += int64(len(up))
+	return nil
 }
 
 // finish collects what the host said last before the command ended (stderr
@@ -252,7 +271,7 @@ func finish(p *proc, m *bootMachine, events <-chan event, stderrDone <-chan stru
 }
 
 func isScriptLine(l string) bool {
-	for _, p := range []string{lineReady, lineNeed, lineArch, lineErr} {
+	for _, p := range []string{lineReady, lineNeed, lineArch, lineErr, lineScript} {
 		if len(l) >= len(p) && l[:len(p)] == p {
 			return true
 		}

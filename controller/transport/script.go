@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -14,6 +15,9 @@ const (
 	lineNeed  = "OPSMOP-NEED"  // OPSMOP-NEED <sha256>: send "<n>\n" and n bytes of gzip
 	lineArch  = "OPSMOP-ARCH"  // OPSMOP-ARCH <uname -m>: no binary for this host
 	lineErr   = "OPSMOP-ERR"   // OPSMOP-ERR <message>: the script gave up
+	// OPSMOP-SCRIPT: sudo has let the command run and it reads the script
+	// from stdin; only when a password or a terminal is involved.
+	lineScript = "OPSMOP-SCRIPT"
 )
 
 // archFile holds the machine name on Linux 6.1 and later; a variable so a
@@ -48,11 +52,13 @@ func (s sudoSpec) targetUser() string {
 // a Go runtime that starts with one P makes fewer threads and page faults
 // (a worker start on its own: 2.07 ms of CPU and 359 page faults with two
 // Ps, 1.44 ms and 256 with one); the worker takes the variable out of its
-// environment again, so commands do not inherit it. It must not contain a
-// single quote (it is quoted with them).
+// environment again, so commands do not inherit it. The whole script is one
+// brace group: a shell reading it from stdin must parse all of it before it
+// runs any of it, so nothing it reads ahead can be what the controller
+// sends later (the size line, the binary, the worker's stream).
 func bootScript(hashes map[string]string) string {
 	var b strings.Builder
-	b.WriteString("set -u\numask 077\n")
+	b.WriteString("{\nset -u\numask 077\n")
 	// openssl uses the CPU's SHA instructions: several times faster than
 	// coreutils' sha256sum, which matters since every start hashes the
 	// cached worker. sha256sum is the fallback where openssl is missing.
@@ -117,17 +123,39 @@ fi
 echo "` + lineReady + ` $h"
 GOMAXPROCS=1; export GOMAXPROCS
 exec "$b" worker --build-sha256 "$h"
+}
 `)
 	return b.String()
 }
 
-// remoteCommand is the exact command line sent in the SSH exec request.
-// sshd runs it with the login user's shell: any Bourne-style shell (sh,
-// bash, dash, ksh, zsh) or fish 3.1 and later. csh cannot run it, and
-// never could: it does not allow newlines inside single quotes.
-func remoteCommand(hashes map[string]string, sudo sudoSpec) string {
-	script := "sh -c " + shellQuote(bootScript(hashes))
-	return sudoPrefix(sudo) + script
+// start is how a host is asked to run the bootstrap script.
+type start struct {
+	command string // the exact command line of the SSH exec request
+	script  string // sent on stdin
+	// atMarker: send the script when the host prints OPSMOP-SCRIPT, not
+	// at once, as sudo may read a password from stdin first, or stdin is
+	// a terminal.
+	atMarker bool
+}
+
+// remoteStart says how to run the script on a host. The script goes on
+// stdin, not in the command line: sudo logs the command line of every run
+// (in syslog lines of 960 bytes, so the 1.8 KB script was three of them
+// for every host and run) and ps shows it. sshd runs the command with the
+// login user's shell: any Bourne-style shell (sh, bash, dash, ksh, zsh) or
+// fish 3.1 and later; csh has no VAR=value prefix for sudoPrefix's LC_ALL.
+func remoteStart(hashes map[string]string, sudo sudoSpec, tty bool) start {
+	st := start{script: bootScript(hashes), atMarker: sudo.Password || tty}
+	if !st.atMarker {
+		// Nothing else reads stdin before sh: the script can go at once.
+		st.command = sudoPrefix(sudo) + "sh -s"
+		return st
+	}
+	// head reads exactly the script, whether stdin is a pipe or a terminal
+	// (where sh -s would be an interactive shell).
+	stage0 := "echo " + lineScript + `; eval "$(head -c ` + strconv.Itoa(len(st.script)) + `)"`
+	st.command = sudoPrefix(sudo) + "sh -c " + shellQuote(stage0)
+	return st
 }
 
 // sudoPrefix wraps a command in sudo. LC_ALL=C makes sudo's own messages

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
+// TestRemoteCommandGolden pins what a host is sent to start the worker:
+// the exec request's command line in each case, and the script on stdin.
 func TestRemoteCommandGolden(t *testing.T) {
 	hashes := map[string]string{
 		"amd64": strings.Repeat("a", 64),
@@ -28,29 +32,44 @@ func TestRemoteCommandGolden(t *testing.T) {
 	tests := []struct {
 		name string
 		sudo sudoSpec
+		tty  bool
 	}{
-		{"plain", sudoSpec{}},
-		{"sudo_nopasswd", sudoSpec{Enabled: true}},
-		{"sudo_password", sudoSpec{Enabled: true, Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}},
-		{"sudo_as_user", sudoSpec{Enabled: true, User: "post'gres", Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}},
+		{"plain", sudoSpec{}, false},
+		{"sudo_nopasswd", sudoSpec{Enabled: true}, false},
+		{"sudo_password", sudoSpec{Enabled: true, Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}, false},
+		{"sudo_as_user", sudoSpec{Enabled: true, User: "post'gres", Password: true, Prompt: "[opsmop-sudo-0123456789abcdef]:"}, false},
+		{"sudo_nopasswd_tty", sudoSpec{Enabled: true}, true},
 	}
+	var commands strings.Builder
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := remoteCommand(hashes, tt.sudo)
-			golden := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create it): %v", err)
-			}
-			if got != string(want) {
-				t.Errorf("remote command changed; run with -update if intended\ngot:\n%s\nwant:\n%s", got, want)
-			}
-		})
+		st := remoteStart(hashes, tt.sudo, tt.tty)
+		when := "at once"
+		if st.atMarker {
+			when = "at " + lineScript
+		}
+		fmt.Fprintf(&commands, "%s (script %s):\n%s\n\n", tt.name, when, st.command)
+		if st.script != bootScript(hashes) {
+			t.Errorf("%s: the script sent is not bootScript's", tt.name)
+		}
+	}
+	checkGolden(t, "commands.golden", commands.String())
+	checkGolden(t, "script.golden", bootScript(hashes))
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s changed; run with -update if intended\ngot:\n%s\nwant:\n%s", name, got, want)
 	}
 }
 
@@ -88,16 +107,22 @@ func runScript(t *testing.T, home string, bins *binarySet) (*conn, error) {
 // runScriptPath is runScript with the given PATH.
 func runScriptPath(t *testing.T, home string, bins *binarySet, path string, extraEnv ...string) (*conn, error) {
 	t.Helper()
-	cmd := remoteCommand(bins.hashes(), sudoSpec{})
+	return runStart(t, home, bins, remoteStart(bins.hashes(), sudoSpec{}, false), path, extraEnv...)
+}
+
+// runStart runs st's command with the local sh and answers the host as
+// the controller does.
+func runStart(t *testing.T, home string, bins *binarySet, st start, path string, extraEnv ...string) (*conn, error) {
+	t.Helper()
 	env := append([]string{"HOME=" + home, "PATH=" + path}, extraEnv...)
 	var log bytes.Buffer
-	lp, err := startLocal("testhost", []string{"/bin/sh", "-c", cmd}, env, &log)
+	lp, err := startLocal("testhost", []string{"/bin/sh", "-c", st.command}, env, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	m := &bootMachine{host: "testhost", archErr: bins.archError}
+	m := &bootMachine{host: "testhost", start: st, archErr: bins.archError}
 	c, err := bootstrap(ctx, lp.proc, m, nil, bins, Stats{})
 	if err != nil {
 		lp.close()
@@ -180,6 +205,75 @@ func TestScriptColdThenWarm(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(home, ".cache", "opsmop", ".opsmop-*"))
 	if len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
+
+// TestScriptAfterMarker starts the worker the way a host with a sudo
+// password or a terminal does: the command prints OPSMOP-SCRIPT and only
+// then reads the script, exactly its length, from stdin.
+func TestScriptAfterMarker(t *testing.T) {
+	home := t.TempDir()
+	bins, err := resolveBinaries(testBinaries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := remoteStart(bins.hashes(), sudoSpec{}, true)
+	if !st.atMarker {
+		t.Fatal("a start on a terminal must wait for the marker")
+	}
+	for _, tc := range []struct {
+		name       string
+		cached     bool
+		roundTrips int
+	}{
+		{"cold", false, 3},
+		{"warm", true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := runStart(t, home, bins, st, os.Getenv("PATH"))
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			defer c.Close()
+			if s := c.Stats(); s.WorkerCached != tc.cached || s.RoundTrips != tc.roundTrips {
+				t.Errorf("stats = %+v, want cached %v and %d round trips", s, tc.cached, tc.roundTrips)
+			}
+			if h := handshake(t, c); h.BuildHash != bins.byArch[runtime.GOARCH].sha256 {
+				t.Errorf("worker build = %s", h.BuildHash)
+			}
+		})
+	}
+}
+
+// TestScriptParsedWholeBeforeRun feeds sh -s all of the script but its last
+// byte: nothing may run yet, or a shell reading ahead could swallow what
+// the controller sends once the script has asked for it.
+func TestScriptParsedWholeBeforeRun(t *testing.T) {
+	home := t.TempDir()
+	script := bootScript(map[string]string{runtime.GOARCH: strings.Repeat("0", 64)})
+	cmd := exec.Command("/bin/sh", "-s")
+	cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	io.WriteString(stdin, script[:len(script)-1])
+	time.Sleep(300 * time.Millisecond)
+	cache := filepath.Join(home, ".cache", "opsmop")
+	if _, err := os.Stat(cache); err == nil {
+		t.Fatal("the script ran before sh had all of it: it made the cache")
+	}
+	io.WriteString(stdin, script[len(script)-1:])
+	stdin.Close() // the read of the size line fails: the script exits
+	cmd.Wait()
+	if !strings.Contains(out.String(), lineNeed) {
+		t.Errorf("the whole script did not run: stdout %q", out.String())
 	}
 }
 

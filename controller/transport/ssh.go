@@ -350,7 +350,7 @@ func startWorker(ctx context.Context, client *ssh.Client, host string, s ConnSet
 	if sudo.Password {
 		sudo.Prompt = newPrompt()
 	}
-	cmd := remoteCommand(bins.hashes(), sudo)
+	st := remoteStart(bins.hashes(), sudo, tty)
 
 	ch, reqs, err := client.OpenChannel("session", nil)
 	if err != nil {
@@ -366,7 +366,7 @@ func startWorker(ctx context.Context, client *ssh.Client, host string, s ConnSet
 			return nil, fmt.Errorf("%s: sudo requires a tty and the server refused a pty: %v", host, err)
 		}
 	}
-	if _, err := ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{cmd})); err != nil {
+	if _, err := ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{st.command})); err != nil {
 		ch.Close()
 		return nil, fmt.Errorf("%s: start remote command: %w", host, err)
 	}
@@ -383,7 +383,7 @@ func startWorker(ctx context.Context, client *ssh.Client, host string, s ConnSet
 	} else {
 		go io.Copy(io.Discard, ch.Stderr())
 	}
-	m := &bootMachine{host: host, sudo: sudo, hasPassword: sudo.Password, tty: tty, archErr: bins.archError}
+	m := &bootMachine{host: host, sudo: sudo, hasPassword: sudo.Password, tty: tty, start: st, archErr: bins.archError}
 	c, err := bootstrap(ctx, p, m, s.SudoPassword, bins, stats)
 	if err != nil {
 		return nil, err

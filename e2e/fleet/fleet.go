@@ -42,6 +42,9 @@ type Options struct {
 	// (they share this machine's file system). Benchmarks of a cold start
 	// need it; the host side of it is Host.RootCacheDir.
 	PrivateRootCache bool
+	// SudoLog makes sudo log every command it runs for the hosts' users,
+	// one line each, to Host.SudoLog.
+	SudoLog bool
 }
 
 // Host is one test host: its own network namespace, address, sshd and
@@ -58,6 +61,7 @@ type Host struct {
 	SudoPassword string // "" for NOPASSWD
 	HostKeyPub   string // the host's current ed25519 public key, "ssh-ed25519 AAAA..."
 	Netns        string // network namespace name (also the user and veth name)
+	SudoLog      string // sudo's log of the user's commands, with Options.SudoLog; else ""
 
 	fleetDir         string
 	privateRootCache bool
@@ -165,6 +169,9 @@ func Start(ctx context.Context, opts Options) (_ *Fleet, err error) {
 		}
 		h.Home = filepath.Join(h.base(), "home")
 		h.KeyPath = filepath.Join(h.base(), "id_ed25519")
+		if opts.SudoLog {
+			h.SudoLog = filepath.Join(h.base(), "sudo.log")
+		}
 		f.Hosts = append(f.Hosts, h)
 	}
 	authKeys := make([]string, len(f.Hosts))

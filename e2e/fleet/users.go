@@ -109,6 +109,9 @@ func sudoersFor(h *Host, requireTTY bool) string {
 	if requireTTY {
 		fmt.Fprintf(&b, "Defaults:%s requiretty\n", h.User)
 	}
+	if h.SudoLog != "" {
+		fmt.Fprintf(&b, "Defaults:%s logfile=%s, loglinelen=0\n", h.User, h.SudoLog)
+	}
 	if h.SudoPassword != "" {
 		// Ask every time: a test that means to exercise the password must
 		// not pass on a credential cached by an earlier sudo.
