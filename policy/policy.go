@@ -64,6 +64,11 @@ func Load(path string) (*Policy, error) {
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read policy: %v", errors.Unwrap(err))}
 	}
+	return loadSource(path, src)
+}
+
+// loadSource is Load of src, read from path.
+func loadSource(path string, src []byte) (*Policy, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}

@@ -54,10 +54,11 @@ func (s *Scope) environment() *exec.Environment {
 // Render renders the Jinja2 template src, named name in errors. The parsed
 // template is cached: a push run renders the same sources for every host,
 // and parsing (lexing included) costs several times the render.
-func (s *Scope) Render(name, src string) (string, error) {
+func (s *Scope) Render(name, src string) (_ string, err error) {
+	defer recoverEngine("template "+name, &err)
 	loader := noIncludes{name, src}
 	t, err := templates.get(templateKey{name, src}, func() (*exec.Template, error) {
-		return exec.NewTemplate(name, jinjaConfig(), loader, gonja.DefaultEnvironment)
+		return newTemplate(name, src, loader)
 	})
 	if err != nil {
 		return "", templateError("template "+name, err)
@@ -75,7 +76,8 @@ func (s *Scope) Render(name, src string) (string, error) {
 // EvalExpr evaluates a Jinja2 expression such as `result.rc == 0` and
 // returns its value as a plain Go value (int64, float64, string, bool,
 // []any, map[string]any or nil).
-func (s *Scope) EvalExpr(expr string) (any, error) {
+func (s *Scope) EvalExpr(expr string) (_ any, err error) {
+	defer recoverEngine(exprName(expr), &err)
 	node, err := exprs.get(expr, func() (nodes.Expression, error) { return parseExpr(expr) })
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/config"
@@ -89,6 +90,11 @@ func parseExpr(expr string) (nodes.Expression, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, &TemplateError{Name: name, Msg: "empty expression"}
 	}
+	if err := checkUTF8(expr); err != nil {
+		te := templateError(name, err)
+		te.Line = 0
+		return nil, te
+	}
 	cfg := jinjaConfig()
 	src := cfg.VariableStartString + " " + expr + " " + cfg.VariableEndString
 	p := parser.NewParser(name, tokens.Lex(src, cfg), cfg, nil, gonja.DefaultEnvironment.ControlStructures)
@@ -112,8 +118,9 @@ func parseExpr(expr string) (nodes.Expression, error) {
 }
 
 // parseTemplate checks a template's syntax without rendering it.
-func parseTemplate(name, src string) error {
-	if _, err := exec.NewTemplate(name, jinjaConfig(), noIncludes{name, src}, gonja.DefaultEnvironment); err != nil {
+func parseTemplate(name, src string) (err error) {
+	defer recoverEngine("template "+name, &err)
+	if _, err := newTemplate(name, src, noIncludes{name, src}); err != nil {
 		return templateError("template "+name, err)
 	}
 	return nil
@@ -125,6 +132,51 @@ var (
 	atLine        = regexp.MustCompile(`at line (\d+)`)
 	syntaxPos     = regexp.MustCompile(`\(Line: (\d+) Col: \d+, near "[^"]*"\)$`)
 )
+
+// newTemplate parses a template with gonja, whose lexer never ends on some
+// text that is not UTF-8: such a template is refused first, at its line.
+func newTemplate(name, src string, loader loaders.Loader) (*exec.Template, error) {
+	if err := checkUTF8(src); err != nil {
+		return nil, err
+	}
+	return exec.NewTemplate(name, jinjaConfig(), loader, gonja.DefaultEnvironment)
+}
+
+// checkUTF8 says where src stops being UTF-8 text.
+func checkUTF8(src string) error {
+	if utf8.ValidString(src) {
+		return nil
+	}
+	i := 0
+	for i < len(src) {
+		r, size := utf8.DecodeRuneInString(src[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	line := strings.Count(src[:i], "\n") + 1
+	return &parser.SyntaxError{Message: fmt.Sprintf("not UTF-8 text (byte %d)", i), Line: line}
+}
+
+// recoverEngine turns a panic inside gonja into a *TemplateError for name:
+// gonja panics on some input (an integer divided by zero, say), and
+// templates and expressions are the user's. Set as a deferred call of a
+// function whose error result is *err.
+func recoverEngine(name string, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	msg := fmt.Sprint(p)
+	if strings.Contains(msg, "divide by zero") {
+		// Only % divides integers in gonja; a string counts as 0.
+		msg = "modulo by zero (a string on either side counts as 0: for formatting use the format filter)"
+	} else {
+		msg = "the template engine failed: " + msg
+	}
+	*err = &TemplateError{Name: name, Msg: msg}
+}
 
 // templateError turns gonja's wrapped error chain into one short line:
 // gonja stacks "Unable to render expression at line 3: ..." frames, the

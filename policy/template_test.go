@@ -26,6 +26,10 @@ func TestRender(t *testing.T) {
 		{"syntax error", "line1\n{{ name + }}", "", `template motd.j2: line 2: expected either a number, string, keyword or identifier.`},
 		{"unclosed block", "{% if name %}x", "", `template motd.j2: line 1: Unexpected EOF, expected tag elif or else or endif.`},
 		{"include refused", `{% include "other.j2" %}`, "", ""},
+		// gonja panics on these; its lexer never ends on the last
+		{"modulo by zero", "{{ port % 0 }}", "", `template motd.j2: modulo by zero (a string on either side counts as 0: for formatting use the format filter)`},
+		{"string formatting", "{{ '%s' % name }}", "", `template motd.j2: modulo by zero (a string on either side counts as 0: for formatting use the format filter)`},
+		{"not utf-8", "ok\n{% \xe2\xff0 %}", "", `template motd.j2: line 2: not UTF-8 text (byte 6)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := Render("motd.j2", tc.src, vars)
