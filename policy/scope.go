@@ -55,7 +55,7 @@ func (s *Scope) environment() *exec.Environment {
 // template is cached: a push run renders the same sources for every host,
 // and parsing (lexing included) costs several times the render.
 func (s *Scope) Render(name, src string) (_ string, err error) {
-	defer recoverEngine("template "+name, &err)
+	defer recoverEngine(&err, "template ", name)
 	loader := noIncludes{name, src}
 	t, err := templates.get(templateKey{name, src}, func() (*exec.Template, error) {
 		return newTemplate(name, src, loader)
@@ -77,7 +77,7 @@ func (s *Scope) Render(name, src string) (_ string, err error) {
 // returns its value as a plain Go value (int64, float64, string, bool,
 // []any, map[string]any or nil).
 func (s *Scope) EvalExpr(expr string) (_ any, err error) {
-	defer recoverEngine(exprName(expr), &err)
+	defer recoverEngine(&err, "", expr)
 	node, err := exprs.get(expr, func() (nodes.Expression, error) { return parseExpr(expr) })
 	if err != nil {
 		return nil, err

@@ -119,7 +119,7 @@ func parseExpr(expr string) (nodes.Expression, error) {
 
 // parseTemplate checks a template's syntax without rendering it.
 func parseTemplate(name, src string) (err error) {
-	defer recoverEngine("template "+name, &err)
+	defer recoverEngine(&err, "template ", name)
 	if _, err := newTemplate(name, src, noIncludes{name, src}); err != nil {
 		return templateError("template "+name, err)
 	}
@@ -159,11 +159,13 @@ func checkUTF8(src string) error {
 	return &parser.SyntaxError{Message: fmt.Sprintf("not UTF-8 text (byte %d)", i), Line: line}
 }
 
-// recoverEngine turns a panic inside gonja into a *TemplateError for name:
+// recoverEngine turns a panic inside gonja into a *TemplateError for the
+// template "template "+name, or the expression name when kind is empty:
 // gonja panics on some input (an integer divided by zero, say), and
 // templates and expressions are the user's. Set as a deferred call of a
-// function whose error result is *err.
-func recoverEngine(name string, err *error) {
+// function whose error result is *err; the name is only built on a panic,
+// as renders run for every host.
+func recoverEngine(err *error, kind, name string) {
 	p := recover()
 	if p == nil {
 		return
@@ -174,6 +176,11 @@ func recoverEngine(name string, err *error) {
 		msg = "modulo by zero (a string on either side counts as 0: for formatting use the format filter)"
 	} else {
 		msg = "the template engine failed: " + msg
+	}
+	if kind == "" {
+		name = exprName(name)
+	} else {
+		name = kind + name
 	}
 	*err = &TemplateError{Name: name, Msg: msg}
 }

@@ -77,6 +77,8 @@ func TestEvalExpr(t *testing.T) {
 		{"a ==", nil, `expression "a ==": expected either a number, string, keyword or identifier.`},
 		{"a 1", nil, `expression "a 1": unexpected "1" after the expression`},
 		{"  ", nil, `expression "  ": empty expression`},
+		{"a % 0", nil, `expression "a % 0": modulo by zero (a string on either side counts as 0: for formatting use the format filter)`},
+		{"'a' \xff", nil, `expression "'a' \xff": not UTF-8 text (byte 4)`},
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			got, err := EvalExpr(tc.expr, vars)
