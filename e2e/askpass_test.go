@@ -1,16 +1,15 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opsmop/opsmop/e2e/fleet"
+	"github.com/opsmop/opsmop/internal/testutil"
 )
 
 // TestPushAskBecomePass answers --ask-become-pass on a real terminal
@@ -31,7 +30,7 @@ func TestPushAskBecomePass(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "script", "-qec", shellJoin(inner.Args), "/dev/null")
 	cmd.Dir, cmd.Env = inner.Dir, inner.Env
 	stdin, _ := cmd.StdinPipe()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -64,22 +63,4 @@ func shellJoin(argv []string) string {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(q, " ")
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

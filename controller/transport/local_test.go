@@ -1,16 +1,16 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsmop/opsmop/internal/testutil"
 )
 
 func TestDialLocal(t *testing.T) {
@@ -36,7 +36,7 @@ func TestDialLocal(t *testing.T) {
 			if tt.root && os.Geteuid() != 0 {
 				t.Skip("needs root so that sudo does not ask for a password (CI runs as root)")
 			}
-			log := &syncBuffer{b: &bytes.Buffer{}}
+			log := &testutil.SyncBuffer{}
 			tt.opts.Binary = wrapper
 			tt.opts.Log = log
 			c, err := DialLocal(context.Background(), tt.opts)
@@ -80,24 +80,6 @@ func waitNoProcess(pid int, d time.Duration) bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-// syncBuffer is a bytes.Buffer safe for the log goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestLocalWorkerBinary(t *testing.T) {
 	self, err := os.Executable()
