@@ -18,7 +18,7 @@ func (x *executor) flush(ctx context.Context, batch *[]*step) bool {
 	if x.failed {
 		return false
 	}
-	req := protocol.RunRequest{Check: x.h.r.opts.Check, Diff: x.h.r.opts.Diff}
+	req := protocol.RunRequest{Check: x.h.r.opts.Check, Diff: x.h.r.opts.Diff, KeepAlive: workerKeepalive(x.ws.conn)}
 	byID := make(map[int]*step, len(steps))
 	for _, st := range steps {
 		if st.local == nil {

@@ -225,6 +225,15 @@ func expectedWorkerHash(conn io.ReadWriteCloser) string {
 	return h
 }
 
+// workerKeepalive is the interval at which the worker is asked to ping
+// the controller: the transport's keepalive, or none.
+func workerKeepalive(conn io.ReadWriteCloser) time.Duration {
+	if k, ok := conn.(interface{ Keepalive() time.Duration }); ok {
+		return k.Keepalive()
+	}
+	return 0
+}
+
 func (h *hostRun) refreshFacts(ctx context.Context, ws *workerSession) error {
 	var facts protocol.FactsReply
 	h.countCall()

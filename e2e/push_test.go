@@ -367,11 +367,14 @@ should_fail = "yes"
 
 // TestPushKillController kills opsmop-push (SIGKILL, then SIGINT) while a
 // long command runs on every host: no worker process and no command may be
-// left on any host.
+// left on any host. SIGSTOP freezes it instead, as a controller machine
+// that hangs or drops off the network: its connections stay open and the
+// hosts' sshd cannot tell, so the workers must notice from their own pings
+// (every opsmop_ssh_keepalive, here 1 s; three unanswered end them).
 func TestPushKillController(t *testing.T) {
 	e := newPushEnv(t, fleet.Options{Hosts: 2, SudoPassword: map[int]string{1: "pw"}})
-	e.writePolicyFile("inv.toml", e.inventory(""))
-	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+	e.writePolicyFile("inv.toml", e.inventory("\n[groups.web.vars]\nopsmop_ssh_keepalive = 1\n"))
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGSTOP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			for _, h := range e.f.Hosts {
 				if err := removeIfExists(filepath.Join(h.Dir(), "sleep.pid")); err != nil {
@@ -456,6 +459,12 @@ func (e *pushEnv) killMidRun(t *testing.T, sig syscall.Signal) {
 			t.Logf("%s: no worker, no command %v after %v", h.Name, time.Since(signalled).Round(time.Millisecond), sig)
 		}
 	}
+	if sig == syscall.SIGSTOP {
+		// Thawed, it finds its workers gone and fails the hosts.
+		if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var werr error
 	select {
 	case werr = <-done:
@@ -465,9 +474,10 @@ func (e *pushEnv) killMidRun(t *testing.T, sig syscall.Signal) {
 		t.Errorf("opsmop-push still ran 20s after %v", sig)
 	}
 	t.Logf("controller ended %v after %v: %v; stderr: %s", time.Since(signalled).Round(time.Millisecond), sig, werr, strings.TrimSpace(stderr.String()))
-	if sig == syscall.SIGINT {
-		if code := cmd.ProcessState.ExitCode(); code != 130 {
-			t.Errorf("exit code %d after SIGINT, want 130 (interrupted)", code)
+	wantCode := map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGSTOP: 2}
+	if want, ok := wantCode[sig]; ok {
+		if code := cmd.ProcessState.ExitCode(); code != want {
+			t.Errorf("exit code %d after %v, want %d", code, sig, want)
 		}
 	}
 	for _, h := range e.f.Hosts { // never leave a command behind for the next case

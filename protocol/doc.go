@@ -14,6 +14,14 @@
 // it with Announce.Check, and a mismatch is a *MismatchError. The hello call
 // (Session.Handshake) asks the same of a worker when a caller wants it.
 //
+// Over SSH the controller cannot be the only side that checks the other is
+// alive: when the network stalls or the controller's machine dies, the
+// host's sshd sees no FIN and keeps the session, and the worker with it,
+// until TCP gives up. So a run call carries the transport's keepalive
+// interval (RunRequest.KeepAlive, Version 3) and the worker pings the
+// controller at it (Session.WatchPeer), ending the session when three in a
+// row go unanswered, as the controller does with SSH keepalives.
+//
 // Calls the controller makes: hello, facts, run, shutdown.
 // Calls the worker makes back: announce (once, first), fetch (file content
 // by sha256).

@@ -1,11 +1,15 @@
 package protocol
 
-import "github.com/vmihailenco/msgpack/v5"
+import (
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
 
 // Version is bumped whenever a message changes shape. 2: the worker
 // announces itself (MethodAnnounce) and the controller waits for that
-// instead of asking.
-const Version = 2
+// instead of asking. 3: RunRequest.KeepAlive.
+const Version = 3
 
 // Method names of calls.
 const (
@@ -64,6 +68,10 @@ type RunRequest struct {
 	Check     bool       `msgpack:"check"`
 	Diff      bool       `msgpack:"diff"`
 	Resources []Resource `msgpack:"resources"`
+	// KeepAlive asks the worker to ping the controller at this interval
+	// and to end the session when none is answered for three (PeerWatch);
+	// zero, as over a local pipe, asks for no pings.
+	KeepAlive time.Duration `msgpack:"keepalive,omitempty"`
 }
 
 // Resource is a fully resolved resource: every template is rendered and every

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/opsmop/opsmop/protocol"
 )
@@ -34,6 +35,9 @@ type server struct {
 	// shutdown is closed by the shutdown call.
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
+
+	watchMu sync.Mutex
+	watch   *protocol.PeerWatch // started by the first run call that asks for pings
 }
 
 // Serve answers the controller's calls on conn until the session ends: the
@@ -194,6 +198,7 @@ func (s *server) run(ctx context.Context, in *protocol.Incoming) {
 		in.Reply(nil, err)
 		return
 	}
+	s.watchController(req.KeepAlive)
 	stopped := false
 	for _, r := range req.Resources {
 		if stopped || ctx.Err() != nil {
@@ -222,6 +227,26 @@ func (s *server) run(ctx context.Context, in *protocol.Incoming) {
 		}
 	}
 	in.Reply(struct{}{}, nil)
+}
+
+// watchController pings the controller every interval, as the run call
+// asks, and ends the session when it has gone silent: on a stalled network
+// or a dead controller machine, sshd would otherwise keep this worker (and
+// the command it runs) until TCP gives up. Ending the session cancels the
+// running command, as a controller that closes the connection does.
+func (s *server) watchController(every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watch != nil {
+		s.watch.SetInterval(every)
+		return
+	}
+	s.watch = s.sess.WatchPeer(every, func(err error) {
+		fmt.Fprintf(s.opts.Log, "worker: the controller is gone (%v): ending the session\n", err)
+	})
 }
 
 // emitter streams output lines of resource id as events.

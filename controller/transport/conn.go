@@ -70,8 +70,9 @@ type conn struct {
 	err    error
 	dead   *deadReason // why the transport gave up, if it did
 
-	workerHash string // the build the bootstrap script verified and started
-	sameBuild  bool   // a local worker started from this very executable
+	workerHash string        // the build the bootstrap script verified and started
+	sameBuild  bool          // a local worker started from this very executable
+	keepalive  time.Duration // the SSH keepalive interval; zero for a local pipe
 }
 
 // SameBuild says the worker runs this very executable (a local worker
@@ -81,6 +82,12 @@ func (c *conn) SameBuild() bool { return c.sameBuild }
 // WorkerHash is the sha256 of the worker the host runs, which the worker
 // must report in its hello; empty for a local worker (our own binary).
 func (c *conn) WorkerHash() string { return c.workerHash }
+
+// Keepalive is the interval at which the SSH connection is kept alive,
+// and at which the worker should ping back: the host's sshd cannot tell a
+// stalled network or a dead controller from a quiet one. Zero for a local
+// worker, whose pipes close with the controller.
+func (c *conn) Keepalive() time.Duration { return c.keepalive }
 
 // Cause says why the transport ended (a stalled peer, a dropped
 // connection), or nil. It is asked after the worker's stream has failed,

@@ -85,6 +85,7 @@ func DialSSH(ctx context.Context, s ConnSettings, opts SSHOptions) (Conn, error)
 		return nil, err
 	}
 	c.dead = dead
+	c.keepalive = max(opts.Keepalive, 0)
 	inner := c.closer
 	c.closer = func() error {
 		err := inner()

@@ -1,0 +1,103 @@
+package protocol
+
+import (
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// watchedServer starts a worker's session on one end of a pipe, watched
+// every interval; peer decides what the other end does.
+func watchedServer(t *testing.T, every time.Duration, peer func(net.Conn)) (*Session, *PeerWatch, func() []error) {
+	t.Helper()
+	a, b := net.Pipe()
+	go peer(a)
+	server, err := Server(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close(); a.Close() })
+	var mu sync.Mutex
+	var reasons []error
+	w := server.WatchPeer(every, func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reasons = append(reasons, err)
+	})
+	return server, w, func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]error(nil), reasons...)
+	}
+}
+
+// aliveController answers pings, as the controller's yamux does, and
+// otherwise stays idle.
+func aliveController(t *testing.T) func(net.Conn) {
+	return func(c net.Conn) {
+		client, err := Client(c)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		t.Cleanup(func() { client.Close() })
+	}
+}
+
+func readsNothing(net.Conn)     {}
+func answersNothing(c net.Conn) { io.Copy(io.Discard, c) }
+
+func TestWatchPeerEndsSilentSession(t *testing.T) {
+	tests := []struct {
+		name string
+		peer func(net.Conn)
+	}{
+		// A stalled network or a frozen controller: nothing it is sent is
+		// acknowledged, so the ping cannot even be written.
+		{"peer reads nothing", readsNothing},
+		// The bytes go somewhere, but no yamux answers.
+		{"peer reads but never answers", answersNothing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server, _, reasons := watchedServer(t, 20*time.Millisecond, tt.peer)
+			select {
+			case <-server.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("session still open 5s after its peer went silent (interval 20ms)")
+			}
+			got := reasons()
+			if len(got) != 1 || !strings.Contains(got[0].Error(), "no ping answered for") {
+				t.Errorf("reasons = %v, want one saying no ping was answered", got)
+			}
+		})
+	}
+}
+
+func TestWatchPeerKeepsAnsweringSession(t *testing.T) {
+	server, _, reasons := watchedServer(t, 50*time.Millisecond, aliveController(t))
+	select {
+	case <-server.Done():
+		t.Fatalf("session with a live peer ended: %v", reasons())
+	case <-time.After(time.Second): // twenty intervals, all answered
+	}
+	if got := reasons(); len(got) != 0 {
+		t.Errorf("reasons = %v, want none", got)
+	}
+}
+
+func TestWatchPeerSetInterval(t *testing.T) {
+	// An hour at first: nothing would happen within the test. The peer
+	// is silent; a shorter interval must take effect at once, not after
+	// the hour.
+	server, w, _ := watchedServer(t, time.Hour, answersNothing)
+	w.SetInterval(20 * time.Millisecond)
+	select {
+	case <-server.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("session still open 5s after the interval went from 1h to 20ms")
+	}
+}
