@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,19 +13,65 @@ import (
 )
 
 // JSONReporter writes one JSON object per event and line, for machines.
+// Lines reach w at most jsonFlushDelay after their event, in one write
+// with the events around them, and at once for the run's last event and
+// at Close: a write per event was a system call and a wake-up of the
+// reader for each of the 30-odd events of every host.
 type JSONReporter struct {
-	mu  sync.Mutex
-	enc *json.Encoder
+	mu      sync.Mutex
+	w       *bufio.Writer
+	enc     *json.Encoder
+	timer   *time.Timer // flushes what a burst of events left in w
+	pending bool        // w holds lines the timer has yet to flush
 }
 
-// NewJSONReporter writes events to w.
-func NewJSONReporter(w io.Writer) *JSONReporter { return &JSONReporter{enc: json.NewEncoder(w)} }
+// jsonFlushDelay bounds how late a line reaches a reader that follows the
+// run live: far below what a person or a CI log notices.
+const jsonFlushDelay = 50 * time.Millisecond
+
+// NewJSONReporter writes events to w. Close it when the run is over.
+func NewJSONReporter(w io.Writer) *JSONReporter {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &JSONReporter{w: bw, enc: json.NewEncoder(bw)}
+}
 
 // Report writes e.
 func (j *JSONReporter) Report(e Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.enc.Encode(e)
+	switch {
+	case e.Kind == EvRunDone:
+		j.flushLocked()
+	case j.pending:
+	case j.timer == nil:
+		j.pending = true
+		j.timer = time.AfterFunc(jsonFlushDelay, j.flush)
+	default:
+		j.pending = true
+		j.timer.Reset(jsonFlushDelay)
+	}
+}
+
+func (j *JSONReporter) flush() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.flushLocked()
+}
+
+func (j *JSONReporter) flushLocked() error {
+	j.pending = false
+	return j.w.Flush()
+}
+
+// Close writes what is still buffered.
+func (j *JSONReporter) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+	return j.flushLocked()
 }
 
 // TextReporter writes one line per resource for people, coloured when the

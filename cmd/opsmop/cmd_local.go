@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -47,6 +48,9 @@ func runLocal(ctx context.Context, opts localOptions) error {
 		return err
 	}
 	copts.Reporter = opts.reporter(false)
+	if c, ok := copts.Reporter.(io.Closer); ok {
+		defer c.Close() // buffered JSON lines go out before an error
+	}
 	copts.Dial = controller.DefaultDialer(workerLog(opts.Verbose))
 	sum, err := controller.Run(ctx, copts)
 	return finishRun(ctx, sum, err)
