@@ -8,7 +8,7 @@
 // with one reply frame. Because each call has its own stream, a large file
 // transfer never holds up command output or results of another call.
 //
-// The worker speaks first (Version 2): as soon as it starts it opens an
+// The worker speaks first (since Version 2): as soon as it starts it opens an
 // announce stream (MethodAnnounce) carrying its hello (protocol Version and
 // build hash) and its facts, and waits for no reply; the controller checks
 // it with Announce.Check, and a mismatch is a *MismatchError. The hello call
