@@ -78,11 +78,13 @@ func TestWatchPeerEndsSilentSession(t *testing.T) {
 }
 
 func TestWatchPeerKeepsAnsweringSession(t *testing.T) {
-	server, _, reasons := watchedServer(t, 50*time.Millisecond, aliveController(t))
+	// 100 ms: a loaded CI machine may stall a goroutine for a while, and
+	// only 300 ms without an answer would end the session.
+	server, _, reasons := watchedServer(t, 100*time.Millisecond, aliveController(t))
 	select {
 	case <-server.Done():
 		t.Fatalf("session with a live peer ended: %v", reasons())
-	case <-time.After(time.Second): // twenty intervals, all answered
+	case <-time.After(1500 * time.Millisecond): // fifteen intervals, all answered
 	}
 	if got := reasons(); len(got) != 0 {
 		t.Errorf("reasons = %v, want none", got)
