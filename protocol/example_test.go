@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/opsmop/opsmop/protocol"
 )
@@ -51,4 +52,21 @@ func Example() {
 	// 1 ran a
 	// 2 ran b
 	// done: <nil>
+}
+
+// ExampleSession_WatchPeer shows a worker finding out that its controller
+// is gone although the connection stays open: the controller's end takes
+// no bytes at all, as over a stalled network, so no ping is answered.
+func ExampleSession_WatchPeer() {
+	c, w := net.Pipe()
+	defer c.Close()
+	worker, _ := protocol.Server(w)
+	worker.WatchPeer(10*time.Millisecond, func(err error) {
+		fmt.Println("controller gone:", err)
+	})
+	<-worker.Done()
+	fmt.Println("session ended")
+	// Output:
+	// controller gone: no ping answered for 30ms
+	// session ended
 }
