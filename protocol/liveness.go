@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -11,60 +10,26 @@ import (
 // up an SSH connection.
 const missedPings = 3
 
-// PeerWatch pings the peer of a session at an interval and closes the
-// session once the peer has answered none for missedPings intervals. A
-// worker needs it: when its controller's machine dies or the network
-// between them stalls, the host's sshd sees no FIN and keeps the session
-// open until TCP gives up, a quarter of an hour or more, and the worker
-// with it.
-type PeerWatch struct {
-	mu    sync.Mutex
-	every time.Duration
-	reset chan struct{} // wakes the loop when every changes
+// WatchPeer pings the peer of s every interval and closes s once the peer
+// has answered none for missedPings intervals; gone is called first, once,
+// with the reason. The watch ends with the session. A worker needs it:
+// when its controller's machine dies or the network between them stalls,
+// the host's sshd sees no FIN and keeps the session open until TCP gives
+// up, a quarter of an hour or more, and the worker with it.
+func (s *Session) WatchPeer(every time.Duration, gone func(error)) {
+	go s.watchPeer(every, gone)
 }
 
-// WatchPeer starts watching s; every is the first interval. gone is
-// called once, with the reason, before the session is closed for
-// silence. The watch ends with the session.
-func (s *Session) WatchPeer(every time.Duration, gone func(error)) *PeerWatch {
-	w := &PeerWatch{every: every, reset: make(chan struct{}, 1)}
-	go w.loop(s, gone)
-	return w
-}
-
-// SetInterval changes the interval, from the next ping on.
-func (w *PeerWatch) SetInterval(every time.Duration) {
-	w.mu.Lock()
-	changed := w.every != every
-	w.every = every
-	w.mu.Unlock()
-	if changed {
-		select {
-		case w.reset <- struct{}{}:
-		default: // a wake-up is pending already
-		}
-	}
-}
-
-func (w *PeerWatch) interval() time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.every
-}
-
-func (w *PeerWatch) loop(s *Session, gone func(error)) {
+func (s *Session) watchPeer(every time.Duration, gone func(error)) {
 	answered := time.Now()
 	pong := make(chan bool, 1)
 	pinging := false
-	t := time.NewTimer(w.interval())
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.Done():
 			return
-		case <-w.reset:
-			t.Reset(w.interval())
-			continue
 		case ok := <-pong:
 			pinging = false
 			if ok {
@@ -73,7 +38,6 @@ func (w *PeerWatch) loop(s *Session, gone func(error)) {
 			continue
 		case <-t.C:
 		}
-		every := w.interval()
 		if limit := missedPings * every; time.Since(answered) >= limit {
 			gone(fmt.Errorf("no ping answered for %s", limit))
 			s.Close()
@@ -83,6 +47,5 @@ func (w *PeerWatch) loop(s *Session, gone func(error)) {
 			pinging = true
 			go func() { _, err := s.mux.Ping(); pong <- err == nil }()
 		}
-		t.Reset(every)
 	}
 }

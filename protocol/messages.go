@@ -69,7 +69,7 @@ type RunRequest struct {
 	Diff      bool       `msgpack:"diff"`
 	Resources []Resource `msgpack:"resources"`
 	// KeepAlive asks the worker to ping the controller at this interval
-	// and to end the session when none is answered for three (PeerWatch);
+	// and to end the session when none is answered for three (WatchPeer);
 	// zero, as over a local pipe, asks for no pings.
 	KeepAlive time.Duration `msgpack:"keepalive,omitempty"`
 }

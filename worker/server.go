@@ -36,8 +36,7 @@ type server struct {
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
 
-	watchMu sync.Mutex
-	watch   *protocol.PeerWatch // started by the first run call that asks for pings
+	watchOnce sync.Once // the first run call that asks for pings starts the watch
 }
 
 // Serve answers the controller's calls on conn until the session ends: the
@@ -238,14 +237,11 @@ func (s *server) watchController(every time.Duration) {
 	if every <= 0 {
 		return
 	}
-	s.watchMu.Lock()
-	defer s.watchMu.Unlock()
-	if s.watch != nil {
-		s.watch.SetInterval(every)
-		return
-	}
-	s.watch = s.sess.WatchPeer(every, func(err error) {
-		fmt.Fprintf(s.opts.Log, "worker: the controller is gone (%v): ending the session\n", err)
+	// The interval is the connection's, the same in every run call.
+	s.watchOnce.Do(func() {
+		s.sess.WatchPeer(every, func(err error) {
+			fmt.Fprintf(s.opts.Log, "worker: the controller is gone (%v): ending the session\n", err)
+		})
 	})
 }
 
