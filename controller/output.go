@@ -18,11 +18,10 @@ import (
 // at Close: a write per event was a system call and a wake-up of the
 // reader for each of the 30-odd events of every host.
 type JSONReporter struct {
-	mu      sync.Mutex
-	w       *bufio.Writer
-	enc     *json.Encoder
-	timer   *time.Timer // flushes what a burst of events left in w
-	pending bool        // w holds lines the timer has yet to flush
+	mu    sync.Mutex
+	w     *bufio.Writer
+	enc   *json.Encoder
+	timer *time.Timer // flushes what a burst of events left in w
 }
 
 // jsonFlushDelay bounds how late a line reaches a reader that follows the
@@ -39,16 +38,15 @@ func NewJSONReporter(w io.Writer) *JSONReporter {
 func (j *JSONReporter) Report(e Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	due := j.w.Buffered() > 0 // lines wait already: the timer is set for them
 	j.enc.Encode(e)
 	switch {
 	case e.Kind == EvRunDone:
-		j.flushLocked()
-	case j.pending:
+		j.w.Flush()
+	case due:
 	case j.timer == nil:
-		j.pending = true
 		j.timer = time.AfterFunc(jsonFlushDelay, j.flush)
 	default:
-		j.pending = true
 		j.timer.Reset(jsonFlushDelay)
 	}
 }
@@ -56,12 +54,7 @@ func (j *JSONReporter) Report(e Event) {
 func (j *JSONReporter) flush() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.flushLocked()
-}
-
-func (j *JSONReporter) flushLocked() error {
-	j.pending = false
-	return j.w.Flush()
+	j.w.Flush()
 }
 
 // Close writes what is still buffered.
@@ -71,7 +64,7 @@ func (j *JSONReporter) Close() error {
 	if j.timer != nil {
 		j.timer.Stop()
 	}
-	return j.flushLocked()
+	return j.w.Flush()
 }
 
 // TextReporter writes one line per resource for people, coloured when the
